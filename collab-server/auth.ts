@@ -1,0 +1,81 @@
+/**
+ * Who is on the other end of a socket. Tokens come from `?token=` (what the stock
+ * WebsocketProvider's `params` sends) or from Sec-WebSocket-Protocol, and are verified with the
+ * public key only.
+ */
+import { CloseCode } from '../lib/close-codes';
+import { verifyCollabToken, TokenError, type VerifyKey } from '../lib/token';
+import type { AclStore } from './acl-store';
+import type { Connection, Identity } from './connection';
+
+export class AuthError extends Error {
+  constructor(
+    readonly closeCode: number,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = 'AuthError';
+  }
+}
+
+export interface Authenticator {
+  /** Verify the token for `docId`; throws AuthError with the close code to use. */
+  authenticate(token: string | null, docId: string): Promise<Identity>;
+  /** Verify a renewed token for an open connection; resolves to its expiry (ms). */
+  renew(conn: Connection, token: string): Promise<number>;
+}
+
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
+
+/** A protocol entry that is a token (a JWT), as opposed to a real subprotocol name. */
+export const isTokenProtocol = (p: string) => JWT_SHAPE.test(p);
+
+/** The token from `?token=` or from a JWT-shaped Sec-WebSocket-Protocol entry. */
+export function tokenFromRequest(url: URL, protocolHeader: string | undefined): string | null {
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  // ws joins offered protocols with ",", browsers with ", ".
+  for (const p of (protocolHeader ?? '').split(/,\s*/)) if (isTokenProtocol(p.trim())) return p.trim();
+  return null;
+}
+
+export function createTokenAuthenticator(key: VerifyKey, acl: AclStore): Authenticator {
+  async function verify(token: string | null, docId: string) {
+    if (!token) throw new AuthError(CloseCode.UNAUTHORIZED, 'token missing');
+    try {
+      const claims = await verifyCollabToken(token, key);
+      if (claims.doc !== docId) throw new AuthError(CloseCode.FORBIDDEN, 'token is for another document');
+      return claims;
+    } catch (err) {
+      if (err instanceof TokenError) throw new AuthError(CloseCode.UNAUTHORIZED, err.reason);
+      throw err;
+    }
+  }
+  return {
+    async authenticate(token, docId) {
+      const c = await verify(token, docId);
+      return { userId: c.sub, name: c.name, isAdmin: await acl.isAdmin(c.sub), expiresAt: c.exp * 1000, jti: c.jti };
+    },
+    async renew(conn, token) {
+      const c = await verify(token, conn.docId);
+      if (!conn.identity || c.sub !== conn.identity.userId) throw new AuthError(CloseCode.FORBIDDEN, 'token is for another user');
+      conn.identity = { ...conn.identity, name: c.name, expiresAt: c.exp * 1000, jti: c.jti };
+      conn.armExpiry(conn.identity.expiresAt);
+      return conn.identity.expiresAt;
+    },
+  };
+}
+
+/** Development mode (ALLOW_ANONYMOUS): every socket is its own anonymous user. */
+export function createAnonymousAuthenticator(): Authenticator {
+  let n = 0;
+  return {
+    async authenticate() {
+      n++;
+      return { userId: `anon-${n}`, name: `Anonymous ${n}`, isAdmin: false, expiresAt: Infinity, jti: '' };
+    },
+    async renew() {
+      return Infinity;
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * One socket × one document. Owns the socket's send path (with the back-pressure cap), the queue
+ * of frames that arrive before authorization completes, and the identity the token proved.
+ * It never touches storage: frames go to the message handler, which talks to the LiveDoc.
+ */
+import type { WebSocket } from 'ws';
+import { CloseCode, closeCodeName } from '../lib/close-codes';
+import type { Role } from '../lib/acl';
+import type { CollabMetrics } from '../observability/metrics';
+import type { Logger } from '../observability/logger';
+import type { LiveDoc } from './live-doc';
+
+export interface Identity {
+  userId: string;
+  name: string;
+  isAdmin: boolean;
+  /** Token expiry (ms since epoch); Infinity for anonymous development mode. */
+  expiresAt: number;
+  jti: string;
+}
+
+export interface ConnectionDeps {
+  metrics: CollabMetrics;
+  log: Logger;
+  sendBufferCap: number;
+  preauth: { maxFrames: number; maxBytes: number };
+}
+
+let nextId = 1;
+
+export class Connection {
+  readonly id = `c${nextId++}`;
+  identity: Identity | null = null;
+  doc: LiveDoc | null = null;
+  /** The role decided for `roleVersion` of the ACL; re-decided whenever the version moves. */
+  role: Role | null = null;
+  roleVersion = -1;
+  /** The client said EXT_HELLO: it understands Tandem's extension messages. */
+  ext = false;
+  /** Yjs/awareness client ids this connection holds (released on close). */
+  readonly clientIds = new Set<number>();
+  /** W3C traceparent for the next sync frame, from a TRACE_CONTEXT extension message. */
+  traceparent: string | null = null;
+  readonly openedAt = Date.now();
+  alive = true;
+  lastSentAt = Date.now();
+  closed = false;
+  private preauthQueue: Uint8Array[] | null = [];
+  private preauthBytes = 0;
+  private expiryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly docId: string,
+    readonly remoteAddress: string,
+    private readonly deps: ConnectionDeps,
+  ) {}
+
+  get userId(): string {
+    return this.identity?.userId ?? '';
+  }
+
+  /** Queue a frame that arrived before authorization; false if the bounds are exceeded. */
+  enqueuePreauth(data: Uint8Array): boolean {
+    if (!this.preauthQueue) return false;
+    this.preauthBytes += data.byteLength;
+    if (this.preauthQueue.length >= this.deps.preauth.maxFrames || this.preauthBytes > this.deps.preauth.maxBytes) return false;
+    this.preauthQueue.push(data);
+    return true;
+  }
+
+  /** Hand over the queued frames and stop queueing. */
+  takePreauthQueue(): Uint8Array[] {
+    const q = this.preauthQueue ?? [];
+    this.preauthQueue = null;
+    return q;
+  }
+
+  get authorized(): boolean {
+    return this.preauthQueue === null && this.doc !== null;
+  }
+
+  /** Close with 4401 when the token runs out un-renewed. */
+  armExpiry(expiresAt: number): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (!Number.isFinite(expiresAt)) return;
+    // setTimeout caps at ~24.8 days; tokens live minutes.
+    const ms = Math.max(0, expiresAt - Date.now());
+    this.expiryTimer = setTimeout(() => this.close(CloseCode.UNAUTHORIZED, 'token expired'), ms);
+    this.expiryTimer.unref();
+  }
+
+  /**
+   * Send one encoded frame. If the socket's unsent buffer is over the cap the client is not keeping
+   * up: close it with 1013 (it resyncs on reconnect) rather than let server memory grow.
+   */
+  send(frame: Uint8Array, kind: string): void {
+    if (this.closed) return;
+    const ws = this.ws;
+    if (ws.readyState !== 1) return;
+    if (ws.bufferedAmount + frame.byteLength > this.deps.sendBufferCap) {
+      this.deps.metrics.errors.inc({ where: 'send-buffer-cap' });
+      this.deps.log.warn({ conn: this.id, doc: this.docId, user: this.userId, buffered: ws.bufferedAmount }, 'send buffer over cap: closing slow client');
+      this.close(CloseCode.TRY_AGAIN_LATER, 'too slow to keep up: reconnect to resync');
+      return;
+    }
+    ws.send(frame, { binary: true });
+    this.lastSentAt = Date.now();
+    this.deps.metrics.messagesOut.inc({ type: kind });
+    this.deps.metrics.bytesOut.inc({ type: kind }, frame.byteLength);
+  }
+
+  /** Batch several sends into one write (see LiveDoc broadcast). */
+  cork(): void {
+    (this.ws as unknown as { _socket?: { cork(): void } })._socket?.cork();
+  }
+  uncork(): void {
+    (this.ws as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+  }
+
+  /** Close with a named code and a reason; terminates the TCP connection if the peer does not answer. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.deps.log.info({ conn: this.id, doc: this.docId, user: this.userId, code, codeName: closeCodeName(code), reason }, 'closing connection');
+    try {
+      // Close reasons are limited to 123 bytes by RFC 6455.
+      this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    } catch (err) {
+      this.deps.log.warn({ err, conn: this.id }, 'close failed; terminating');
+      this.ws.terminate();
+      return;
+    }
+    // A client that stopped reading will never answer the close frame: do not keep its buffers.
+    const t = setTimeout(() => this.ws.terminate(), 2000);
+    t.unref();
+  }
+
+  dispose(): void {
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.preauthQueue = null;
+  }
+}

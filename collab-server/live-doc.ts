@@ -1,0 +1,336 @@
+/**
+ * A document in memory: the Y.Doc, its awareness, its connections, and the one path an accepted
+ * update takes — admit (cheap pre-check) → append to the update log → apply → broadcast.
+ *
+ * Updates admitted during one event-loop turn are group-committed: one store transaction, one Yjs
+ * transaction, and the broadcasts for the turn written to each socket in one corked write. Flushes
+ * and compactions run one at a time on `chain`, so there is one writer per document.
+ */
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { CloseCode } from '../lib/close-codes';
+import { encode, EMPTY_AWARENESS_FRAME } from '../lib/protocol';
+import { effectiveRole, type DocAcl, type Role } from '../lib/acl';
+import type { CollabMetrics } from '../observability/metrics';
+import type { Logger } from '../observability/logger';
+import type { DocStore } from './persistence/doc-store';
+import type { Connection } from './connection';
+
+/** Where an update came from; decides whether it is persisted and re-published. */
+export type UpdateOrigin =
+  | { kind: 'client'; conn: Connection }
+  | { kind: 'remote'; instance: string }
+  | { kind: 'server'; reason: string };
+
+export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'client-id-taken' };
+
+interface Pending {
+  update: Uint8Array;
+  origin: UpdateOrigin;
+  receivedAt: number;
+}
+
+export interface LiveDocDeps {
+  store: DocStore;
+  metrics: CollabMetrics;
+  log: Logger;
+  compactAfterUpdates: number;
+  compactIdleMs: number;
+}
+
+export class LiveDoc {
+  readonly doc = new Y.Doc({ gc: true });
+  readonly awareness: awarenessProtocol.Awareness;
+  readonly conns = new Set<Connection>();
+  /** Yjs client id → the live connection that holds it (document writes and awareness alike). */
+  private readonly owners = new Map<number, Connection>();
+  /** The state vector including admitted-but-not-yet-applied updates (for the gap check). */
+  private readonly known = new Map<number, number>();
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private chain: Promise<void> = Promise.resolve();
+  private seq: number;
+  private sinceCompact = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  closing = false;
+
+  constructor(
+    readonly id: string,
+    public acl: DocAcl,
+    stored: { snapshot: Uint8Array | null; updates: Uint8Array[]; lastSeq: number },
+    private readonly deps: LiveDocDeps,
+  ) {
+    this.seq = stored.lastSeq;
+    const apply = (u: Uint8Array, what: string) => {
+      try {
+        Y.applyUpdate(this.doc, u, { kind: 'server', reason: 'load' } satisfies UpdateOrigin);
+      } catch (err) {
+        // A stored update that no longer decodes must not make the whole document unloadable.
+        deps.metrics.errors.inc({ where: 'load-apply' });
+        deps.log.error({ err, doc: id, what }, 'skipping stored update that failed to apply');
+      }
+    };
+    if (stored.snapshot) apply(stored.snapshot, 'snapshot');
+    for (const u of stored.updates) apply(u, 'update');
+    this.sinceCompact = stored.updates.length;
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) this.known.set(client, clock);
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    if (this.sinceCompact > 0) this.armIdleCompaction();
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  /** Join a connection and start the sync handshake (our step 1, plus current presence). */
+  addConnection(conn: Connection): void {
+    this.conns.add(conn);
+    conn.doc = this;
+    this.decideRole(conn);
+    conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
+    if (this.awareness.states.size > 0) {
+      conn.send(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.states.keys()])), 'awareness');
+    }
+  }
+
+  /** Remove a connection; its presence is removed and the removal broadcast. Returns remaining count. */
+  removeConnection(conn: Connection): number {
+    if (!this.conns.delete(conn)) return this.conns.size;
+    const ids: number[] = [];
+    for (const id of conn.clientIds) {
+      if (this.owners.get(id) === conn) {
+        this.owners.delete(id);
+        if (this.awareness.states.has(id)) ids.push(id);
+      }
+    }
+    if (ids.length) {
+      awarenessProtocol.removeAwarenessStates(this.awareness, ids, 'connection closed');
+      this.broadcast(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), 'awareness', null);
+    }
+    return this.conns.size;
+  }
+
+  /** The connection's current role under the current ACL (cached per ACL version). */
+  decideRole(conn: Connection): Role | null {
+    if (conn.roleVersion !== this.acl.version) {
+      conn.role = conn.identity ? effectiveRole(conn.identity, this.acl) : null;
+      conn.roleVersion = this.acl.version;
+    }
+    return conn.role;
+  }
+
+  /**
+   * A new ACL arrived: re-check every open connection now. Removed users are closed with 4403;
+   * others whose role changed are told (extension clients turn read-only without a reload).
+   */
+  setAcl(acl: DocAcl | null): void {
+    if (!acl) {
+      for (const c of this.conns) c.close(CloseCode.FORBIDDEN, 'document deleted');
+      return;
+    }
+    this.acl = acl;
+    for (const c of this.conns) {
+      const before = c.role;
+      const after = this.decideRole(c);
+      if (!after) c.close(CloseCode.FORBIDDEN, 'access revoked');
+      else if (after !== before && c.ext) c.send(encode.role(after), 'role');
+    }
+  }
+
+  /**
+   * Claim a client id for `conn`. Refused when a live connection of another user holds it (writing
+   * under it would make that user's later edits look like duplicates and silently drop them).
+   * The same user may take over an id from a socket that has not been reaped yet (reconnect).
+   */
+  claim(conn: Connection, clientId: number): boolean {
+    const owner = this.owners.get(clientId);
+    if (owner === conn) return true;
+    if (owner && !owner.closed && owner.userId !== conn.userId) return false;
+    if (owner) owner.clientIds.delete(clientId);
+    this.owners.set(clientId, conn);
+    conn.clientIds.add(clientId);
+    return true;
+  }
+
+  // ---- the update path ----------------------------------------------------------------------
+
+  /**
+   * Cheap pre-check before an update is accepted. Throws if the update does not decode.
+   * - A clock gap (first new struct of a client beyond what we hold) would sit in Yjs' pending
+   *   structs forever and be persisted as invisible data: refused, and the sender asked to resync.
+   * - New structs under a client id that a live connection of another user holds: refused.
+   */
+  admit(conn: Connection, update: Uint8Array): AdmitResult {
+    // decodeUpdate reads every struct and the delete set, so bytes Yjs cannot decode throw here,
+    // before anything is stored (parseUpdateMeta alone would not read the delete set).
+    const { structs, ds } = Y.decodeUpdate(update);
+    const reach = new Map<number, number>(); // per client: how far we would hold after this update
+    for (const s of structs) {
+      if (s instanceof Y.Skip) continue;
+      const client = s.id.client;
+      const end = s.id.clock + s.length;
+      const held = reach.get(client) ?? this.known.get(client) ?? 0;
+      if (end <= held) continue; // nothing new: a duplicate is harmless
+      if (s.id.clock > held) return { ok: false, reason: 'clock-gap' };
+      const owner = this.owners.get(client);
+      if (owner && owner !== conn && !owner.closed && owner.userId !== conn.userId) return { ok: false, reason: 'client-id-taken' };
+      reach.set(client, end);
+    }
+    for (const [client, items] of ds.clients) {
+      const held = reach.get(client) ?? this.known.get(client) ?? 0;
+      for (const it of items) if (it.clock + it.len > held) return { ok: false, reason: 'clock-gap' };
+    }
+    for (const [client, end] of reach) {
+      this.known.set(client, end);
+      this.claim(conn, client);
+    }
+    return { ok: true };
+  }
+
+  /** Queue an admitted update; it is stored, applied and broadcast at the end of this turn. */
+  enqueue(update: Uint8Array, origin: UpdateOrigin): void {
+    this.pending.push({ update, origin, receivedAt: performance.now() });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // setImmediate runs after every socket read in this poll phase: one commit for all of them.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.run(() => this.flush());
+      });
+    }
+  }
+
+  private run(task: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(task).catch((err) => {
+      this.deps.metrics.errors.inc({ where: 'doc-chain' });
+      this.deps.log.error({ err, doc: this.id }, 'document task failed');
+    });
+    return this.chain;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const { store, metrics } = this.deps;
+    const t0 = performance.now();
+    try {
+      await store.append(this.id, this.seq + 1, batch.map((p) => p.update));
+    } catch (err) {
+      // Nothing was accepted: do not apply or broadcast. Senders reconnect and resync.
+      metrics.errors.inc({ where: 'store-append' });
+      this.deps.log.error({ err, doc: this.id, updates: batch.length }, 'update-log append failed; refusing the batch');
+      this.resetKnown();
+      for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.close(CloseCode.INTERNAL_ERROR, 'storage unavailable: reconnect to resync');
+      return;
+    }
+    const t1 = performance.now();
+    metrics.storeAppend.observe((t1 - t0) / 1000);
+    metrics.storeAppendBatch.observe(batch.length);
+    this.seq += batch.length;
+
+    this.doc.transact(() => {
+      for (const p of batch) Y.applyUpdate(this.doc, p.update);
+    }, batch[0]!.origin);
+    if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
+      // Something referenced content we do not have (e.g. another client's items): ask the
+      // senders for what we are missing; Yjs integrates the pending part when it arrives.
+      const sv = encode.syncStep1(Y.encodeStateVector(this.doc));
+      for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.send(sv, 'sync-step1');
+    }
+
+    this.broadcastBatch(batch);
+    const done = performance.now();
+    for (const p of batch) metrics.updateLatency.observe((done - p.receivedAt) / 1000);
+    metrics.fanoutLatency.observe((done - t1) / 1000);
+
+    this.sinceCompact += batch.length;
+    if (this.sinceCompact >= this.deps.compactAfterUpdates) await this.compact();
+    else this.armIdleCompaction();
+  }
+
+  /** Each update's frame is encoded once; each socket gets all of its frames in one corked write. */
+  private broadcastBatch(batch: Pending[]): void {
+    const frames = batch.map((p) => encode.update(p.update));
+    let recipients = 0;
+    for (const c of this.conns) {
+      c.cork();
+      for (let i = 0; i < batch.length; i++) {
+        const o = batch[i]!.origin;
+        if (o.kind === 'client' && o.conn === c) continue;
+        c.send(frames[i]!, 'update');
+        recipients++;
+      }
+      c.uncork();
+    }
+    this.deps.metrics.fanoutRecipients.observe(recipients);
+  }
+
+  /** Send one frame to every connection except `except`. */
+  broadcast(frame: Uint8Array, kind: string, except: Connection | null): void {
+    for (const c of this.conns) if (c !== except) c.send(frame, kind);
+  }
+
+  /** Recompute the admitted state vector from the document plus what is still queued. */
+  private resetKnown(): void {
+    this.known.clear();
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) this.known.set(client, clock);
+    for (const p of this.pending) {
+      for (const [client, to] of Y.parseUpdateMeta(p.update).to) {
+        if (to > (this.known.get(client) ?? 0)) this.known.set(client, to);
+      }
+    }
+  }
+
+  // ---- compaction and unload ----------------------------------------------------------------
+
+  private armIdleCompaction(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      void this.run(() => this.compact());
+    }, this.deps.compactIdleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Fold the log into one snapshot. Runs on the chain, so never beside a flush of this doc. */
+  private async compact(): Promise<void> {
+    if (this.sinceCompact === 0) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const t0 = performance.now();
+    // The doc holds exactly the updates stored up to this.seq: everything stored is applied
+    // before the chain moves on, and nothing is applied before it is stored.
+    const snapshot = Y.encodeStateAsUpdate(this.doc);
+    const upto = this.seq;
+    try {
+      await this.deps.store.compact(this.id, snapshot, upto);
+      this.sinceCompact = 0;
+      this.deps.metrics.compaction.observe((performance.now() - t0) / 1000);
+    } catch (err) {
+      // The log still holds every update; compaction is only an optimisation. Retry later.
+      this.deps.metrics.errors.inc({ where: 'compaction' });
+      this.deps.log.error({ err, doc: this.id }, 'compaction failed');
+      this.armIdleCompaction();
+    }
+  }
+
+  /** Wait for queued work, store a final snapshot, and free the document. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.pending.length) await this.run(() => this.flush());
+    await this.run(() => this.compact());
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  /** Flush what is queued without unloading (graceful shutdown drains through this). */
+  async drain(): Promise<void> {
+    await this.run(() => this.flush());
+  }
+
+  /** Keepalive for the y-websocket client, which drops a socket silent for 30 s. */
+  static heartbeat(conn: Connection): void {
+    conn.send(EMPTY_AWARENESS_FRAME, 'heartbeat');
+  }
+}

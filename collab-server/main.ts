@@ -1,0 +1,85 @@
+/**
+ * collab-server entry point: parse the configuration once, build every dependency, listen, and
+ * stop gracefully on SIGTERM/SIGINT (exit 0 within SHUTDOWN_TIMEOUT_MS).
+ */
+import { join, resolve } from 'node:path';
+import { createRemoteJWKSet } from 'jose';
+import { parseCollabConfig } from '../lib/config';
+import { ensureKeyFiles, importPublicKey } from '../lib/keys';
+import { createLogger } from '../observability/logger';
+import { createCollabMetrics } from '../observability/metrics';
+import { createOpenAclStore, createSqliteAclStore } from './acl-store';
+import { createSqliteAuditSink } from './audit';
+import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
+import { createSqliteDocStore, openSqlite } from './persistence/sqlite';
+import { createCollabServer } from './server';
+
+async function main(): Promise<void> {
+  const cfg = parseCollabConfig(process.env);
+  const instance = cfg.INSTANCE_ID || `collab-${process.pid}`;
+  const metrics = createCollabMetrics();
+  const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL });
+  const dataDir = resolve(cfg.DATA_DIR);
+  const db = openSqlite(join(dataDir, 'tandem.db'), cfg.SQLITE_SYNCHRONOUS);
+  const store = createSqliteDocStore(db);
+  const audit = createSqliteAuditSink(db);
+
+  const acl = cfg.ALLOW_ANONYMOUS ? createOpenAclStore() : createSqliteAclStore(db, cfg.ACL_POLL_MS);
+  let auth;
+  if (cfg.ALLOW_ANONYMOUS) {
+    log.warn('ALLOW_ANONYMOUS is on: every socket may edit every document (development only)');
+    auth = createAnonymousAuthenticator();
+  } else if (cfg.COLLAB_JWKS_URL) {
+    auth = createTokenAuthenticator(createRemoteJWKSet(new URL(cfg.COLLAB_JWKS_URL)), acl);
+  } else {
+    const pem = cfg.COLLAB_TOKEN_PUBLIC_KEY ?? (await ensureKeyFiles(join(dataDir, 'keys'))).publicPem;
+    auth = createTokenAuthenticator(await importPublicKey(pem), acl);
+  }
+
+  const server = createCollabServer({
+    store,
+    acl,
+    auth,
+    metrics,
+    log,
+    maxMessageBytes: cfg.MAX_MESSAGE_BYTES,
+    sendBufferCap: cfg.SEND_BUFFER_CAP_BYTES,
+    keepaliveMs: cfg.KEEPALIVE_MS,
+    compactAfterUpdates: cfg.COMPACT_AFTER_UPDATES,
+    compactIdleMs: cfg.COMPACT_IDLE_MS,
+    shutdownTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS,
+    allowedOrigins: cfg.ALLOWED_ORIGINS,
+    preauth: { maxFrames: cfg.PREAUTH_MAX_FRAMES, maxBytes: cfg.PREAUTH_MAX_BYTES, timeoutMs: cfg.PREAUTH_TIMEOUT_MS },
+    onRefusedWrite: (conn, reason) => {
+      try {
+        audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason } });
+      } catch (err) {
+        metrics.errors.inc({ where: 'audit' });
+        log.error({ err, doc: conn.docId }, 'audit write failed');
+      }
+    },
+  });
+  const port = await server.listen(cfg.COLLAB_PORT, cfg.COLLAB_HOST);
+  log.info({ port, host: cfg.COLLAB_HOST, dataDir }, 'collab-server listening');
+  // Machine-readable line for supervisors and tests that start us on port 0.
+  process.stdout.write(`${JSON.stringify({ msg: 'collab-server ready', port })}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await server.close();
+    db.close();
+    log.info('stopped');
+    log.flush?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,279 @@
+/**
+ * The HTTP + WebSocket transport: health endpoints, metrics, the upgrade (path → document id,
+ * Origin allow-list, token), keepalive, and graceful shutdown. Frames go to the message handler;
+ * documents come from the registry.
+ */
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode, closeCodeName } from '../lib/close-codes';
+import { isDocId } from '../lib/ids';
+import type { CollabMetrics } from '../observability/metrics';
+import type { Logger } from '../observability/logger';
+import type { AclStore } from './acl-store';
+import { isTokenProtocol, tokenFromRequest, AuthError, type Authenticator } from './auth';
+import { Connection } from './connection';
+import { LiveDoc } from './live-doc';
+import { createMessageHandler } from './message-handler';
+import type { DocStore } from './persistence/doc-store';
+import { DocRegistry } from './registry';
+
+export interface CollabServerOptions {
+  store: DocStore;
+  acl: AclStore;
+  auth: Authenticator;
+  metrics: CollabMetrics;
+  log: Logger;
+  maxMessageBytes: number;
+  sendBufferCap: number;
+  keepaliveMs: number;
+  compactAfterUpdates: number;
+  compactIdleMs: number;
+  shutdownTimeoutMs: number;
+  allowedOrigins: string[];
+  preauth: { maxFrames: number; maxBytes: number; timeoutMs: number };
+  /** Called for every refused write (the app's audit log records them). */
+  onRefusedWrite?: (conn: Connection, reason: string) => void;
+}
+
+export interface CollabServer {
+  readonly http: http.Server;
+  readonly registry: DocRegistry;
+  readonly connections: ReadonlySet<Connection>;
+  listen(port: number, host?: string): Promise<number>;
+  /** Graceful stop: refuse new sockets, store everything, close sockets with 1012. */
+  close(): Promise<void>;
+}
+
+/** Build a collab-server; nothing listens until `listen`. */
+export function createCollabServer(o: CollabServerOptions): CollabServer {
+  const { metrics, log } = o;
+  const registry = new DocRegistry({
+    store: o.store,
+    acl: o.acl,
+    metrics,
+    log,
+    compactAfterUpdates: o.compactAfterUpdates,
+    compactIdleMs: o.compactIdleMs,
+  });
+  const connections = new Set<Connection>();
+  let stopping = false;
+
+  const handleFrame = createMessageHandler({
+    metrics,
+    log,
+    renewToken: (conn, token) => o.auth.renew(conn, token),
+    onRefusedWrite: (conn, reason) => o.onRefusedWrite?.(conn, reason),
+  });
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: o.maxMessageBytes,
+    perMessageDeflate: false,
+    // Browsers fail the handshake unless one offered protocol is chosen; never choose (echo) the token.
+    handleProtocols: (protocols) => {
+      for (const p of protocols) if (!isTokenProtocol(p)) return p;
+      return false;
+    },
+  });
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else if (path === '/readyz') {
+      if (stopping) {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('stopping\n');
+        return;
+      }
+      o.store.ping().then(
+        () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n'),
+        (err: Error) => {
+          log.warn({ err }, 'readiness check failed');
+          res.writeHead(503, { 'content-type': 'text/plain' }).end(`store unreachable: ${err.message}\n`);
+        },
+      );
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  });
+  server.on('clientError', (err, socket) => {
+    log.debug({ err: err.message }, 'http client error');
+    socket.destroy();
+  });
+
+  function refuseUpgrade(socket: Socket, status: number, reason: string): void {
+    metrics.upgradesRefused.inc({ reason: String(status) });
+    log.info({ status, reason }, 'upgrade refused');
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+  }
+
+  server.on('upgrade', (req, socket: Socket, head) => {
+    socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
+    if (stopping) return refuseUpgrade(socket, 503, 'server restarting');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    // The last path segment is the document, so the server can sit behind a path prefix.
+    const docId = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+    if (!isDocId(docId)) return refuseUpgrade(socket, 400, 'bad document id');
+    const origin = req.headers.origin;
+    if (origin && o.allowedOrigins.length && !o.allowedOrigins.includes(origin)) {
+      metrics.authzDecisions.inc({ action: 'connect', result: 'deny', reason: 'origin' });
+      return refuseUpgrade(socket, 403, 'origin not allowed');
+    }
+    const token = tokenFromRequest(url, req.headers['sec-websocket-protocol']);
+    const ip = req.socket.remoteAddress ?? '';
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip));
+  });
+
+  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string): void {
+    const conn = new Connection(ws, docId, ip, { metrics, log, sendBufferCap: o.sendBufferCap, preauth: o.preauth });
+    connections.add(conn);
+    metrics.openSockets.inc();
+    metrics.connectionsOpened.inc();
+
+    // ws emits 'error' for protocol violations (bad RSV bits, oversize frames) and then closes
+    // with the matching code; without this listener one bad frame would crash the process.
+    ws.on('error', (err) => {
+      metrics.errors.inc({ where: 'socket' });
+      log.info({ conn: conn.id, doc: docId, user: conn.userId, err: err.message }, 'socket error');
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (conn.closed) return;
+      if (!isBinary) {
+        conn.close(CloseCode.UNSUPPORTED_DATA, 'text frames are not part of the protocol');
+        return;
+      }
+      const bytes = data as Buffer;
+      if (conn.authorized) handleFrame(conn, conn.doc!, bytes);
+      else if (!conn.enqueuePreauth(bytes)) conn.close(CloseCode.POLICY_VIOLATION, 'too much data before authorization');
+    });
+    ws.on('close', (code, reason) => {
+      connections.delete(conn);
+      metrics.openSockets.dec();
+      metrics.connectionsClosed.inc({ code: closeCodeName(code) });
+      log.info({ conn: conn.id, doc: docId, user: conn.userId, code, reason: reason.toString() }, 'connection closed');
+      conn.dispose();
+      const doc = conn.doc;
+      if (doc) {
+        doc.removeConnection(conn);
+        registry.release(doc);
+      }
+    });
+
+    const preauthTimer = setTimeout(() => {
+      if (!conn.authorized) conn.close(CloseCode.UNAUTHORIZED, 'authorization timed out');
+    }, o.preauth.timeoutMs);
+    preauthTimer.unref();
+    authorize(conn, token)
+      .catch((err: unknown) => {
+        if (err instanceof AuthError) {
+          metrics.authzDecisions.inc({ action: 'connect', result: 'deny', reason: closeCodeName(err.closeCode) });
+          conn.close(err.closeCode, err.message);
+        } else {
+          metrics.errors.inc({ where: 'authorize' });
+          log.error({ err, conn: conn.id, doc: docId }, 'authorization failed');
+          conn.close(CloseCode.INTERNAL_ERROR, 'could not open the document');
+        }
+      })
+      .finally(() => clearTimeout(preauthTimer));
+  }
+
+  async function authorize(conn: Connection, token: string | null): Promise<void> {
+    const identity = await o.auth.authenticate(token, conn.docId);
+    if (conn.closed) return;
+    conn.identity = identity;
+    conn.armExpiry(identity.expiresAt);
+    let doc = await registry.open(conn.docId);
+    // The last connection may have left (and the doc begun unloading) while we waited.
+    while (doc?.closing) doc = await registry.open(conn.docId);
+    if (!doc) throw new AuthError(CloseCode.FORBIDDEN, 'document not found');
+    if (conn.closed) return registry.release(doc);
+    if (!doc.decideRole(conn)) {
+      registry.release(doc);
+      throw new AuthError(CloseCode.FORBIDDEN, 'no access to this document');
+    }
+    metrics.authzDecisions.inc({ action: 'connect', result: 'allow', reason: conn.role ?? '' });
+    doc.addConnection(conn);
+    for (const frame of conn.takePreauthQueue()) {
+      if (conn.closed) break;
+      handleFrame(conn, doc, frame);
+    }
+  }
+
+  // Keepalive: ping every keepaliveMs and drop sockets that missed the previous pong. The
+  // y-websocket client cannot see pings and drops a socket silent for 30 s, so any socket we have
+  // not written to for half of that gets a 3-byte empty awareness update.
+  const heartbeatAfterMs = Math.min(15_000, o.keepaliveMs / 2);
+  const pingTimer = setInterval(() => {
+    for (const c of connections) {
+      if (!c.alive) {
+        log.info({ conn: c.id, doc: c.docId, user: c.userId }, 'missed pong: terminating');
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+  }, o.keepaliveMs);
+  const heartbeatTimer = setInterval(() => {
+    const now = Date.now();
+    for (const c of connections) if (c.authorized && now - c.lastSentAt >= heartbeatAfterMs) LiveDoc.heartbeat(c);
+  }, Math.max(250, Math.min(5000, heartbeatAfterMs / 3)));
+  pingTimer.unref();
+  heartbeatTimer.unref();
+
+  const unwatch = o.acl.watch((docId) => {
+    registry.refreshAcl(docId).catch((err) => {
+      metrics.errors.inc({ where: 'acl-refresh' });
+      log.error({ err, doc: docId }, 'ACL refresh failed');
+    });
+  });
+
+  return {
+    http: server,
+    registry,
+    connections,
+    listen(port, host) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    async close() {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(pingTimer);
+      clearInterval(heartbeatTimer);
+      unwatch();
+      server.close();
+      const work = (async () => {
+        // Store and broadcast everything accepted so far, then tell clients to come back later.
+        await Promise.all([...registry.docs()].map((d) => d.drain()));
+        for (const c of connections) c.close(CloseCode.SERVICE_RESTART, 'server restarting');
+        await registry.closeAll();
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log.warn('shutdown timed out; exiting with work unfinished');
+          resolve();
+        }, o.shutdownTimeoutMs);
+      });
+      await Promise.race([work, timeout]);
+      clearTimeout(timer);
+      for (const c of connections) c.ws.terminate();
+      server.closeAllConnections?.();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Configuration schemas. Parsed once at process start (collab-server/main.ts, the app's server
+ * bootstrap) from the environment; every option has a default that runs on one machine.
+ * The README's configuration table lists the same names.
+ */
+import { z } from 'zod';
+
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const list = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+export const CollabConfigSchema = z.object({
+  COLLAB_HOST: z.string().default('0.0.0.0'),
+  COLLAB_PORT: int(1234),
+  /** Directory for the SQLite database and generated keys. */
+  DATA_DIR: z.string().default('./data'),
+  /** Largest inbound WebSocket message; bigger ones close with 1009. */
+  MAX_MESSAGE_BYTES: int(1024 * 1024),
+  /** Unsent bytes a socket may queue before it is closed with 1013 (it resyncs on reconnect). */
+  SEND_BUFFER_CAP_BYTES: int(8 * 1024 * 1024),
+  /** Ping interval; a socket that misses a pong by the next ping is terminated. */
+  KEEPALIVE_MS: int(30_000),
+  /** Compact a document's update log into a snapshot after this many updates... */
+  COMPACT_AFTER_UPDATES: int(500),
+  /** ...or after this long without an update. */
+  COMPACT_IDLE_MS: int(10_000),
+  /** How long SIGTERM waits for in-flight work before exiting anyway. */
+  SHUTDOWN_TIMEOUT_MS: int(10_000),
+  /** SQLite `synchronous` in WAL mode: NORMAL survives process crashes; FULL also power loss. */
+  SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  /** Comma-separated Origins allowed to open sockets; empty allows any (and non-browser clients). */
+  ALLOWED_ORIGINS: list,
+  /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */
+  COLLAB_TOKEN_PUBLIC_KEY: z.string().optional(),
+  /** Fetch verification keys from the app's JWKS instead (for separate machines). */
+  COLLAB_JWKS_URL: z.string().url().optional(),
+  /** Frames a socket may send before its token is verified (bounded in count, bytes and time). */
+  PREAUTH_MAX_FRAMES: int(64),
+  PREAUTH_MAX_BYTES: int(2 * 1024 * 1024),
+  PREAUTH_TIMEOUT_MS: int(10_000),
+  /** How often the ACL change feed is polled (SQLite); bounds how fast a revocation takes effect. */
+  ACL_POLL_MS: int(200),
+  /** Allow tokenless connections (development only: every connection is an anonymous editor). */
+  ALLOW_ANONYMOUS: bool(false),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Grafana Loki base URL; when set, logs are also shipped there (batched, off the hot path). */
+  LOKI_URL: z.string().url().optional(),
+  /** Turn OpenTelemetry tracing on (standard OTEL_* variables configure the exporter). */
+  OTEL_ENABLED: bool(false),
+  INSTANCE_ID: z.string().default(''),
+});
+
+export type CollabConfig = z.infer<typeof CollabConfigSchema>;
+
+/** Parse env into a config, naming the variable at fault on error. */
+export function parseCollabConfig(env: Record<string, string | undefined>): CollabConfig {
+  const r = CollabConfigSchema.safeParse(env);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${msg}`);
+  }
+  return r.data;
+}

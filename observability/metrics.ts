@@ -1,0 +1,81 @@
+/**
+ * Every Prometheus metric Tandem's collab-server exports, defined in one place. One registry per
+ * server instance (no module-level singleton), so two servers can run in one test process.
+ * Labels stay low-cardinality: never a document or user id.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type OpenMetricsContentType } from 'prom-client';
+
+/** Latency buckets in seconds, dense below 10 ms where the update path lives. */
+const fastBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  // OpenMetrics so histograms can carry exemplars (trace ids) for Grafana to jump from a slow bucket to its trace.
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const m = {
+    registry,
+    openSockets: new Gauge({ name: 'tandem_open_sockets', help: 'Open WebSocket connections', registers: [registry] }),
+    connectionsOpened: new Counter({ name: 'tandem_connections_opened_total', help: 'WebSocket connections accepted', registers: [registry] }),
+    connectionsClosed: new Counter({
+      name: 'tandem_connections_closed_total',
+      help: 'WebSocket connections closed, by close code name',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    upgradesRefused: new Counter({
+      name: 'tandem_upgrades_refused_total',
+      help: 'WebSocket upgrades refused before a connection existed, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    messagesIn: new Counter({ name: 'tandem_messages_in_total', help: 'Inbound messages by type', labelNames: ['type'] as const, registers: [registry] }),
+    bytesIn: new Counter({ name: 'tandem_bytes_in_total', help: 'Inbound bytes by message type', labelNames: ['type'] as const, registers: [registry] }),
+    messagesOut: new Counter({ name: 'tandem_messages_out_total', help: 'Outbound messages by type', labelNames: ['type'] as const, registers: [registry] }),
+    bytesOut: new Counter({ name: 'tandem_bytes_out_total', help: 'Outbound bytes by message type', labelNames: ['type'] as const, registers: [registry] }),
+    updateLatency: new Histogram({
+      name: 'tandem_update_handling_seconds',
+      help: 'From an update frame arriving to it being durable, applied and broadcast',
+      buckets: fastBuckets,
+      enableExemplars: true,
+      registers: [registry],
+    }),
+    fanoutLatency: new Histogram({
+      name: 'tandem_fanout_seconds',
+      help: 'Time to hand one broadcast to every local socket of the document',
+      buckets: fastBuckets,
+      enableExemplars: true,
+      registers: [registry],
+    }),
+    fanoutRecipients: new Histogram({
+      name: 'tandem_fanout_recipients',
+      help: 'Sockets one broadcast was sent to',
+      buckets: [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers: [registry],
+    }),
+    authzDecisions: new Counter({
+      name: 'tandem_authz_decisions_total',
+      help: 'Authorization decisions on connect and on writes, by result and reason',
+      labelNames: ['action', 'result', 'reason'] as const,
+      registers: [registry],
+    }),
+    refusedUpdates: new Counter({
+      name: 'tandem_updates_refused_total',
+      help: 'Updates refused before being applied, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    tokenRenewals: new Counter({ name: 'tandem_token_renewals_total', help: 'In-band token renewals by result', labelNames: ['result'] as const, registers: [registry] }),
+    rateLimited: new Counter({ name: 'tandem_rate_limit_hits_total', help: 'Connections or messages refused by a rate limit', labelNames: ['limit'] as const, registers: [registry] }),
+    storeAppend: new Histogram({ name: 'tandem_store_append_seconds', help: 'Update-log append (one group commit)', buckets: fastBuckets, registers: [registry] }),
+    storeAppendBatch: new Histogram({ name: 'tandem_store_append_batch_updates', help: 'Updates per group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
+    compaction: new Histogram({ name: 'tandem_compaction_seconds', help: 'Folding a document log into a snapshot', buckets: fastBuckets, registers: [registry] }),
+    docLoad: new Histogram({ name: 'tandem_doc_load_seconds', help: 'Loading a document from the store', buckets: fastBuckets, registers: [registry] }),
+    docsInMemory: new Gauge({ name: 'tandem_docs_in_memory', help: 'Documents loaded in memory', registers: [registry] }),
+    errors: new Counter({ name: 'tandem_errors_total', help: 'Errors caught and handled, by where', labelNames: ['where'] as const, registers: [registry] }),
+    logLinesDropped: new Counter({ name: 'tandem_log_lines_dropped_total', help: 'Log lines that could not be shipped to Loki', registers: [registry] }),
+  };
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tandem_process_', eventLoopMonitoringPrecision: 20 });
+  return m;
+}
+
+export type CollabMetrics = ReturnType<typeof createCollabMetrics>;

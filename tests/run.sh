@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: `npm test`. Installs the Debian packages the tests drive (chromium for the
+# e2e tests, prometheus for the scrape test) when missing, or stops with the command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "Installing test dependencies: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "Tests need Debian packages: ${need[*]}. Run: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+# Prometheus from Debian starts itself as a service on install; our test runs its own instance.
+export NEXT_TELEMETRY_DISABLED=1
+exec npx vitest run --config tests/vitest.config.ts "$@"

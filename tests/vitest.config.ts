@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export default defineConfig({
+  root,
+  test: {
+    include: ['tests/**/*.test.ts'],
+    environment: 'node',
+    // Real servers and sockets: generous per-test time, and files in parallel on 2 cores only.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    maxWorkers: 2,
+    fileParallelism: true,
+    reporters: ['default'],
+  },
+  resolve: { alias: { '@': root } },
+});
