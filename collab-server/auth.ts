@@ -4,7 +4,7 @@
  * public key only.
  */
 import { CloseCode } from '../lib/close-codes';
-import { verifyCollabToken, TokenError, type VerifyKey } from '../lib/token';
+import { verifyAdminToken, verifyCollabToken, TokenError, type VerifyKey } from '../lib/token';
 import type { AclStore } from './acl-store';
 import type { Connection, Identity } from './connection';
 
@@ -23,6 +23,8 @@ export interface Authenticator {
   authenticate(token: string | null, docId: string): Promise<Identity>;
   /** Verify a renewed token for an open connection; resolves to its expiry (ms). */
   renew(conn: Connection, token: string): Promise<number>;
+  /** Verify an admin bearer token for the HTTP admin endpoints; resolves to the admin's user id. */
+  verifyAdmin(token: string): Promise<string>;
 }
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
@@ -63,6 +65,12 @@ export function createTokenAuthenticator(key: VerifyKey, acl: AclStore): Authent
       conn.armExpiry(conn.identity.expiresAt);
       return conn.identity.expiresAt;
     },
+    async verifyAdmin(token) {
+      const { sub } = await verifyAdminToken(token, key);
+      // Admin status is checked now, not when the token was minted.
+      if (!(await acl.isAdmin(sub))) throw new TokenError('not an instance admin');
+      return sub;
+    },
   };
 }
 
@@ -76,6 +84,9 @@ export function createAnonymousAuthenticator(): Authenticator {
     },
     async renew() {
       return Infinity;
+    },
+    async verifyAdmin() {
+      throw new TokenError('admin endpoints are disabled in anonymous mode');
     },
   };
 }

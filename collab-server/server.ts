@@ -93,6 +93,12 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
           res.writeHead(503, { 'content-type': 'text/plain' }).end(`store unreachable: ${err.message}\n`);
         },
       );
+    } else if (path === '/admin/sessions' || path?.startsWith('/admin/sessions/')) {
+      handleAdmin(req, res, path).catch((err: Error) => {
+        metrics.errors.inc({ where: 'admin-api' });
+        log.error({ err }, 'admin endpoint failed');
+        if (!res.headersSent) json(res, 500, { error: 'internal', message: 'admin endpoint failed' });
+      });
     } else if (path === '/metrics') {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
@@ -106,6 +112,48 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     log.debug({ err: err.message }, 'http client error');
     socket.destroy();
   });
+
+  function json(res: http.ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  /**
+   * Live sessions for the admin console: `GET /admin/sessions`, `DELETE /admin/sessions/:connId`.
+   * Authorized by a 60-second admin JWT the app signs for an instance admin.
+   */
+  async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer) return json(res, 401, { error: 'unauthorized', message: 'admin token missing' });
+    let adminId: string;
+    try {
+      adminId = await o.auth.verifyAdmin(bearer);
+    } catch (err) {
+      return json(res, 403, { error: 'forbidden', message: (err as Error).message });
+    }
+    if (path === '/admin/sessions' && req.method === 'GET') {
+      const sessions = [...connections]
+        .filter((c) => c.authorized && !c.closed)
+        .map((c) => ({
+          connId: c.id,
+          docId: c.docId,
+          userId: c.userId,
+          name: c.identity?.name ?? '',
+          role: c.role,
+          openedAt: new Date(c.openedAt).toISOString(),
+          remoteAddress: c.remoteAddress,
+        }));
+      return json(res, 200, { sessions });
+    }
+    const connId = decodeURIComponent(path.slice('/admin/sessions/'.length));
+    if (req.method === 'DELETE' && connId) {
+      const conn = [...connections].find((c) => c.id === connId);
+      if (!conn) return json(res, 404, { error: 'not_found', message: 'no such session' });
+      log.info({ conn: conn.id, doc: conn.docId, user: conn.userId, admin: adminId }, 'session disconnected by an administrator');
+      conn.close(CloseCode.FORBIDDEN, 'disconnected by an administrator');
+      return json(res, 200, { closed: connId });
+    }
+    return json(res, 405, { error: 'method_not_allowed', message: 'use GET /admin/sessions or DELETE /admin/sessions/:connId' });
+  }
 
   function refuseUpgrade(socket: Socket, status: number, reason: string): void {
     metrics.upgradesRefused.inc({ reason: String(status) });

@@ -77,3 +77,37 @@ export async function verifyCollabToken(token: string, key: VerifyKey): Promise<
     throw new TokenError('token invalid');
   }
 }
+
+/** Audience of the short-lived tokens the app uses to call collab-server's admin endpoints. */
+export const ADMIN_AUDIENCE = 'tandem-collab-admin';
+
+/** Sign a 60-second admin token (the app mints one per call on behalf of an instance admin). */
+export async function signAdminToken(key: SigningKey, c: { sub: string }, opts: { ttlSeconds?: number } = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ admin: true })
+    .setProtectedHeader({ alg: TOKEN_ALG })
+    .setSubject(c.sub)
+    .setJti(newId())
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(ADMIN_AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (opts.ttlSeconds ?? 60))
+    .sign(key);
+}
+
+/** Verify an admin token; throws TokenError. */
+export async function verifyAdminToken(token: string, key: VerifyKey): Promise<{ sub: string }> {
+  try {
+    const { payload } = await jwtVerify(token, key as CryptoKey, {
+      algorithms: [TOKEN_ALG],
+      issuer: TOKEN_ISSUER,
+      audience: ADMIN_AUDIENCE,
+      requiredClaims: ['exp', 'sub'],
+    });
+    if (payload.admin !== true || !payload.sub) throw new TokenError('not an admin token');
+    return { sub: payload.sub };
+  } catch (err) {
+    if (err instanceof TokenError) throw err;
+    throw new TokenError('admin token invalid');
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The client side of Tandem's collab protocol: a thin wrapper around the stock y-websocket
+ * `WebsocketProvider` that adds what the stock provider cannot do on its own —
+ * - gets short-lived tokens from the app (`getToken`) and renews them in band before they expire,
+ *   so a long session never reconnects just because a token aged;
+ * - learns its live role from the server (viewer/editor/owner) so the editor can turn read-only
+ *   without a reload;
+ * - stops reconnecting, and says why, on 4403 (no access / revoked) and on 4401 when a new token
+ *   cannot be had; on 4401 with a fresh token it reconnects without losing local edits;
+ * - reports a connection status a UI can show (connected / reconnecting in N ms / offline with
+ *   unsynced changes).
+ * Works in the browser and in Node (pass `WebSocketPolyfill` from `ws`).
+ */
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import * as decoding from 'lib0/decoding';
+import { ObservableV2 } from 'lib0/observable';
+import { CloseCode } from './close-codes';
+import { MessageType, encode } from './protocol';
+import type { Role } from './acl';
+
+export interface CollabToken {
+  token: string;
+  /** collab-server base URL, e.g. ws://localhost:1234 */
+  url: string;
+  /** ms since epoch */
+  expiresAt: number;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface CollabStatus {
+  state: ConnectionState;
+  /** When reconnecting: ms until the next attempt. */
+  retryInMs?: number;
+  /** Local edits the server has not confirmed yet (made while disconnected or not yet synced). */
+  unsynced: boolean;
+  online: boolean;
+}
+
+export interface ClosedInfo {
+  code: number;
+  reason: string;
+  /** The client will not reconnect by itself. */
+  permanent: boolean;
+}
+
+type Events = {
+  role: (role: Role | null) => void;
+  status: (s: CollabStatus) => void;
+  closed: (c: ClosedInfo) => void;
+  'permission-denied': (reason: string) => void;
+  synced: (synced: boolean) => void;
+  'token-renewed': (expiresAt: number) => void;
+};
+
+export interface CollabClientOptions {
+  docId: string;
+  doc: Y.Doc;
+  /** Fetch a fresh collab token (the app's POST /api/docs/:id/token); throw to refuse. */
+  getToken: () => Promise<CollabToken>;
+  WebSocketPolyfill?: unknown;
+  /** Renew this long before expiry (default: a third of the token's remaining life, at most 60 s). */
+  renewBeforeMs?: number;
+  /** Sync tabs of one browser over BroadcastChannel (default true in browsers). */
+  disableBc?: boolean;
+  /** Let the caller hook outgoing frames (tracing wraps the socket). */
+  onSocket?: (ws: WebSocket) => void;
+}
+
+export class CollabClient extends ObservableV2<Events> {
+  readonly provider: WebsocketProvider;
+  role: Role | null = null;
+  closedInfo: ClosedInfo | null = null;
+  private token: CollabToken;
+  private renewTimer: ReturnType<typeof setTimeout> | null = null;
+  private unsynced = false;
+  private destroyed = false;
+  /** 4401s since the last successful sync; bounds the renew-and-reconnect loop. */
+  private authRetries = 0;
+  private lastStatus: CollabStatus;
+
+  /** Fetch the first token and connect. */
+  static async connect(opts: CollabClientOptions): Promise<CollabClient> {
+    return new CollabClient(opts, await opts.getToken());
+  }
+
+  constructor(
+    private readonly opts: CollabClientOptions,
+    first: CollabToken,
+  ) {
+    super();
+    this.token = first;
+    this.lastStatus = { state: 'connecting', unsynced: false, online: true };
+    const provider = new WebsocketProvider(first.url, opts.docId, opts.doc, {
+      params: { token: first.token },
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      WebSocketPolyfill: opts.WebSocketPolyfill as any,
+      disableBc: opts.disableBc ?? false,
+    });
+    this.provider = provider;
+
+    // Extension messages: the server only sends them after our EXT_HELLO.
+    provider.messageHandlers[MessageType.ROLE] = (_enc, dec) => {
+      const r = decoding.readVarString(dec);
+      this.role = r === 'owner' || r === 'editor' || r === 'viewer' ? r : null;
+      this.emit('role', [this.role]);
+    };
+    provider.messageHandlers[MessageType.TOKEN_RESULT] = (_enc, dec) => {
+      const ok = decoding.readVarUint(dec) === 1;
+      const expiresAtSec = decoding.readVarUint(dec);
+      const reason = decoding.readVarString(dec);
+      if (ok) {
+        this.emit('token-renewed', [expiresAtSec * 1000]);
+      } else {
+        // The server refused the renewal: the socket will close 4401 at expiry; we then retry once.
+        this.emit('permission-denied', [`token renewal refused: ${reason}`]);
+      }
+    };
+    // Replace the stock handler, which only logs to the console.
+    provider.messageHandlers[MessageType.AUTH] = (_enc, dec) => {
+      decoding.readVarUint(dec);
+      this.emit('permission-denied', [decoding.readVarString(dec)]);
+    };
+
+    provider.on('status', ({ status }) => {
+      if (status === 'connected') {
+        provider.ws?.send(encode.extHello('tandem-collab-client/1'));
+        if (provider.ws && opts.onSocket) opts.onSocket(provider.ws as WebSocket);
+        this.setStatus({ state: 'connected' });
+      } else if (status === 'connecting') {
+        this.setStatus({ state: this.lastStatus.state === 'connected' ? 'reconnecting' : 'connecting' });
+      }
+    });
+    provider.on('connection-close', () => {
+      if (this.closedInfo) return;
+      // Same back-off the provider uses (y-websocket: min(2^n · 100, maxBackoffTime)).
+      const retryInMs = Math.min(2 ** provider.wsUnsuccessfulReconnects * 100, provider.maxBackoffTime);
+      this.setStatus({ state: 'reconnecting', retryInMs });
+    });
+    provider.on('closed', ({ code, reason }) => void this.onPermanentClose(code, reason));
+    provider.on('sync', (s: boolean) => {
+      if (s) {
+        this.unsynced = false;
+        this.authRetries = 0;
+      }
+      this.emit('synced', [s]);
+      this.setStatus({});
+    });
+    opts.doc.on('update', this.onLocalUpdate);
+    this.scheduleRenewal();
+  }
+
+  private onLocalUpdate = (_u: Uint8Array, origin: unknown) => {
+    if (origin === this.provider) return;
+    if (!this.provider.wsconnected || !this.provider.synced) {
+      this.unsynced = true;
+      this.setStatus({});
+    }
+  };
+
+  private setStatus(patch: Partial<CollabStatus>): void {
+    const online = typeof navigator === 'undefined' ? true : navigator.onLine !== false;
+    this.lastStatus = { ...this.lastStatus, retryInMs: undefined, ...patch, unsynced: this.unsynced, online };
+    this.emit('status', [this.lastStatus]);
+  }
+
+  get status(): CollabStatus {
+    return this.lastStatus;
+  }
+
+  private scheduleRenewal(): void {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    if (this.destroyed) return;
+    const remaining = this.token.expiresAt - Date.now();
+    const before = this.opts.renewBeforeMs ?? Math.min(60_000, remaining / 3);
+    this.renewTimer = setTimeout(() => void this.renew(), Math.max(0, remaining - before));
+  }
+
+  /** Get a new token and hand it to the server in band (and to the provider for reconnects). */
+  async renew(): Promise<boolean> {
+    try {
+      const t = await this.opts.getToken();
+      if (this.destroyed) return false;
+      this.token = t;
+      this.provider.params = { ...this.provider.params, token: t.token };
+      if (this.provider.wsconnected) this.provider.ws?.send(encode.tokenRefresh(t.token));
+      this.scheduleRenewal();
+      return true;
+    } catch (err) {
+      this.emit('permission-denied', [`could not renew the token: ${(err as Error).message}`]);
+      return false;
+    }
+  }
+
+  private async onPermanentClose(code: number, reason: string): Promise<void> {
+    if (this.destroyed) return;
+    if (code === CloseCode.UNAUTHORIZED && this.authRetries++ < 2 && (await this.renew())) {
+      // The token ran out (e.g. the machine slept through renewal): reconnect with the new one.
+      // Local edits are in the Y.Doc and go out in the sync handshake.
+      this.provider.connect();
+      return;
+    }
+    this.closedInfo = { code, reason, permanent: true };
+    this.setStatus({ state: 'closed' });
+    this.emit('closed', [this.closedInfo]);
+  }
+
+  override destroy(): void {
+    this.destroyed = true;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.opts.doc.off('update', this.onLocalUpdate);
+    this.provider.destroy();
+    super.destroy();
+  }
+}
