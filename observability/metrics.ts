@@ -8,6 +8,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type OpenMe
 /** Latency buckets in seconds, dense below 10 ms where the update path lives. */
 const fastBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/**
+ * prom-client replaces `observe` with its exemplar variant when `enableExemplars` is set, and that
+ * variant throws on a plain number ("Value is not a valid number: undefined"). Accept both forms,
+ * so `h.observe(seconds)` keeps working and `h.observe({ value, exemplarLabels })` adds the trace id.
+ */
+function acceptPlainObserve<T extends string>(h: Histogram<T>): Histogram<T> {
+  const withExemplar = h.observe.bind(h) as (d: { value: number; labels?: Partial<Record<T, string | number>>; exemplarLabels?: Record<string, string> }) => void;
+  (h as { observe: unknown }).observe = (a: unknown, b?: number) => {
+    if (typeof a === 'number') withExemplar({ value: a });
+    else if (typeof b === 'number') withExemplar({ labels: a as Partial<Record<T, string | number>>, value: b });
+    else withExemplar(a as { value: number });
+  };
+  return h;
+}
+
 export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
   // OpenMetrics so histograms can carry exemplars (trace ids) for Grafana to jump from a slow bucket to its trace.
   const registry = new Registry<OpenMetricsContentType>();
@@ -32,20 +47,20 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
     bytesIn: new Counter({ name: 'tandem_bytes_in_total', help: 'Inbound bytes by message type', labelNames: ['type'] as const, registers: [registry] }),
     messagesOut: new Counter({ name: 'tandem_messages_out_total', help: 'Outbound messages by type', labelNames: ['type'] as const, registers: [registry] }),
     bytesOut: new Counter({ name: 'tandem_bytes_out_total', help: 'Outbound bytes by message type', labelNames: ['type'] as const, registers: [registry] }),
-    updateLatency: new Histogram({
+    updateLatency: acceptPlainObserve(new Histogram({
       name: 'tandem_update_handling_seconds',
       help: 'From an update frame arriving to it being durable, applied and broadcast',
       buckets: fastBuckets,
       enableExemplars: true,
       registers: [registry],
-    }),
-    fanoutLatency: new Histogram({
+    })),
+    fanoutLatency: acceptPlainObserve(new Histogram({
       name: 'tandem_fanout_seconds',
       help: 'Time to hand one broadcast to every local socket of the document',
       buckets: fastBuckets,
       enableExemplars: true,
       registers: [registry],
-    }),
+    })),
     fanoutRecipients: new Histogram({
       name: 'tandem_fanout_recipients',
       help: 'Sockets one broadcast was sent to',

@@ -1,0 +1,78 @@
+/**
+ * Tracing wiring for Node processes (collab-server, the Next.js app via instrumentation.ts).
+ *
+ * When tracing is off nothing from the SDK is even imported: callers get `tracer: undefined` and
+ * guard every span with that (one boolean decided at startup), so the update path pays nothing.
+ * When on, the OpenTelemetry Node SDK is started with the OTLP/HTTP trace exporter, configured by
+ * the standard variables (OTEL_EXPORTER_OTLP_ENDPOINT / _TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*,
+ * OTEL_SDK_DISABLED). Metrics go to Prometheus and logs to Loki, so the SDK's own metric and log
+ * pipelines are left off.
+ */
+import { trace, type Tracer } from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+export interface TracingOptions {
+  enabled: boolean;
+  /** Default service.name; OTEL_SERVICE_NAME wins. */
+  serviceName: string;
+  /** service.instance.id (the same value the logs and metrics carry). */
+  instance: string;
+  env?: Record<string, string | undefined>;
+  /** Replace the OTLP exporter (tests pass an in-memory exporter's processor). */
+  spanProcessors?: SpanProcessor[];
+}
+
+export interface Tracing {
+  /** undefined when tracing is off: the one switch the instrumented code checks. */
+  readonly tracer: Tracer | undefined;
+  /** Flush and stop, waiting at most `timeoutMs` (an unreachable collector would hold us ~8 s). */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+const OFF: Tracing = { tracer: undefined, shutdown: async () => {} };
+
+/** Whether the environment turns tracing on (OTEL_SDK_DISABLED=true always wins). */
+export function tracingEnabled(enabled: boolean, env: Record<string, string | undefined>): boolean {
+  return enabled && !/^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '');
+}
+
+/** Start the SDK when enabled; otherwise return the no-op handle without loading it. */
+export async function startTracing(opts: TracingOptions): Promise<Tracing> {
+  const env = opts.env ?? process.env;
+  if (!tracingEnabled(opts.enabled, env)) return OFF;
+  const [{ NodeSDK }, { resourceFromAttributes }] = await Promise.all([import('@opentelemetry/sdk-node'), import('@opentelemetry/resources')]);
+  let spanProcessors = opts.spanProcessors;
+  if (!spanProcessors) {
+    const [{ OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/sdk-trace-base'),
+    ]);
+    // BatchSpanProcessor reads OTEL_BSP_* itself; the exporter reads OTEL_EXPORTER_OTLP_*.
+    spanProcessors = [new BatchSpanProcessor(new OTLPTraceExporter())];
+  }
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME || opts.serviceName,
+    resource: resourceFromAttributes({ 'service.instance.id': opts.instance }),
+    spanProcessors,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  const tracer = trace.getTracer('tandem', '0.1.0');
+  return {
+    tracer,
+    async shutdown(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        sdk.shutdown().catch(() => undefined),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, timeoutMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    },
+  };
+}
