@@ -1,0 +1,114 @@
+/**
+ * Calling the app's real route handlers in-process: a temporary DATA_DIR set through process.env
+ * before the app builds its context (it does so lazily, on the first request), a `call` that builds
+ * a standard Request, and sign-up shortcuts. Used with tests/helpers/fixture.ts for the tests where
+ * a real collab-server reads the same database.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { expect } from 'vitest';
+import * as signupRoute from '../../app/api/auth/signup/route';
+import type { SessionResponse } from '../../lib/api-schemas';
+import { waitFor } from './wait';
+
+/** Env the app reads, set before its first request. scrypt at its minimum cost keeps sign-ups fast. */
+export function setAppEnv(dataDir: string, extra: Record<string, string> = {}): void {
+  Object.assign(process.env, {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    PASSWORD_SCRYPT_LOG2N: '14',
+    NEXT_TELEMETRY_DISABLED: '1',
+    ...extra,
+  });
+}
+
+/** A fresh temporary data directory used as the app's DATA_DIR; returns a cleanup. */
+export function useTempDataDir(extra: Record<string, string> = {}): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-app-'));
+  setAppEnv(dir, extra);
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+type Handler = (req: Request, ctx: { params: Promise<any> }) => Promise<Response>;
+
+export interface CallOptions {
+  method?: string;
+  /** Path and query, e.g. "/api/docs?q=x" (only the query and host matter to handlers). */
+  path?: string;
+  /** JSON-encoded with content-type application/json unless `rawBody` is given. */
+  body?: unknown;
+  rawBody?: string;
+  /** Bearer session token. */
+  token?: string;
+  /** Raw Cookie header. */
+  cookie?: string;
+  params?: Record<string, string>;
+  headers?: Record<string, string>;
+  origin?: string;
+}
+
+export interface CallResult<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  /** When the handler's Response was in hand (ms), for measuring delays from it. */
+  at: number;
+}
+
+/** Call a real route handler with a standard Request, as Next would. */
+export async function call<T = any>(handler: Handler, o: CallOptions = {}): Promise<CallResult<T>> {
+  const headers = new Headers(o.headers);
+  if (o.token) headers.set('authorization', `Bearer ${o.token}`);
+  if (o.cookie) headers.set('cookie', o.cookie);
+  if (o.origin) headers.set('origin', o.origin);
+  let body: string | undefined = o.rawBody;
+  if (o.body !== undefined && body === undefined) body = JSON.stringify(o.body);
+  if (body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+  const req = new Request(`http://localhost:3000${o.path ?? '/'}`, { method: o.method ?? 'GET', headers, body });
+  const res = await handler(req, { params: Promise.resolve(o.params ?? {}) });
+  const at = Date.now();
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers, at };
+}
+
+/** Expect `{error, message, field?}` with the given status (and field, when named). */
+export function expectError(r: CallResult, status: number, field?: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(typeof r.body.error).toBe('string');
+  expect(typeof r.body.message).toBe('string');
+  if (field !== undefined) expect(r.body.field).toBe(field);
+}
+
+let n = 0;
+/** Sign up a new account through the real handler; returns its session. */
+export async function signUp(name = `User ${++n}`, email = `user${n}.${Date.now()}@example.test`, password = 'correct horse battery'): Promise<SessionResponse & { email: string; password: string }> {
+  const r = await call<SessionResponse>(signupRoute.POST, { method: 'POST', path: '/api/auth/signup', body: { email, name, password } });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return { ...r.body, email, password };
+}
+
+/** A `ws` WebSocket subclass that counts connection attempts (for "does not reconnect"). */
+export function countingWebSocket(): { WS: typeof WebSocket; attempts: () => number } {
+  let count = 0;
+  class Counting extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      count++;
+    }
+  }
+  return { WS: Counting, attempts: () => count };
+}
+
+/**
+ * Assert that `cond` stays false for `ms`. Absence can only be shown over a window; callers pass a
+ * window derived from the behaviour under test (e.g. the client's longest reconnect back-off).
+ */
+export async function expectNever(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const happened = await waitFor(cond, { timeout: ms, what }).then(
+    () => true,
+    () => false,
+  );
+  expect(happened, `unexpectedly: ${what}`).toBe(false);
+}
