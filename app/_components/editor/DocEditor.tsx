@@ -1,0 +1,294 @@
+'use client';
+/**
+ * The editor page: title, presence, connection status, formatting, the Tiptap editor bound to the
+ * document's Y.Doc, banners for read-only / no access / expired sessions, word count, sharing.
+ */
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useEffect, useMemo, useState } from 'react';
+import { EditorContent, useEditor } from '@tiptap/react';
+import StarterKit from '@tiptap/starter-kit';
+import { TaskItem, TaskList } from '@tiptap/extension-list';
+import { Placeholder } from '@tiptap/extensions';
+import Collaboration from '@tiptap/extension-collaboration';
+import CollaborationCaret from '@tiptap/extension-collaboration-caret';
+import { roleAtLeast, type Role } from '@/lib/acl';
+import { CloseCode } from '@/lib/close-codes';
+import { api, ApiError, toDoc, type DocSummary, type Me } from '../api';
+import { useMe } from '../use-me';
+import { userColor } from '../user-color';
+import { FormatBar } from './FormatBar';
+import { Presence, usePresence } from './Presence';
+import { ShareDialog } from './ShareDialog';
+import { StatusLine } from './StatusLine';
+import { useCollab } from './use-collab';
+import { cacheForOffline } from './offline';
+
+type DocState = { status: 'loading' } | { status: 'ready'; doc: DocSummary } | { status: 'error'; code: number; message: string };
+
+const docKey = (id: string) => `tandem:doc:${id}`;
+
+function useDocMeta(docId: string, me: Me | null): [DocState, (d: DocSummary) => void] {
+  const router = useRouter();
+  const [state, setState] = useState<DocState>({ status: 'loading' });
+  useEffect(() => {
+    if (!me) return;
+    const ac = new AbortController();
+    api<unknown>(`/api/docs/${encodeURIComponent(docId)}`, { signal: ac.signal }).then(
+      (raw) => {
+        const doc = toDoc(raw);
+        setState({ status: 'ready', doc });
+        try {
+          localStorage.setItem(docKey(docId), JSON.stringify(doc));
+        } catch (err) {
+          console.warn('could not cache the document for offline use', err);
+        }
+      },
+      (err: unknown) => {
+        if ((err as Error).name === 'AbortError') return;
+        if (err instanceof ApiError && err.status === 401) {
+          router.replace(`/signin?next=${encodeURIComponent(`/d/${docId}`)}`);
+          return;
+        }
+        if (err instanceof ApiError && err.status === 0) {
+          try {
+            const raw = localStorage.getItem(docKey(docId));
+            if (raw) return setState({ status: 'ready', doc: JSON.parse(raw) as DocSummary });
+          } catch {
+            /* fall through to the error */
+          }
+        }
+        setState({
+          status: 'error',
+          code: err instanceof ApiError ? err.status : 0,
+          message: err instanceof ApiError ? err.message : 'Could not open this document.',
+        });
+      },
+    );
+    return () => ac.abort();
+  }, [docId, me, router]);
+  return [state, (doc) => setState({ status: 'ready', doc })];
+}
+
+export function DocEditor({ docId }: { docId: string }) {
+  const meState = useMe();
+  const me = meState.status === 'ready' ? meState.me : null;
+  const [docState, setDoc] = useDocMeta(docId, me);
+  const canOpen = docState.status === 'ready';
+  const collab = useCollab(docId, canOpen && me ? me.id : null);
+
+  if (meState.status === 'error') return <FullPageMessage title="Something went wrong" body={meState.message} />;
+  if (docState.status === 'error') {
+    const missing = docState.code === 404 || docState.code === 403;
+    return (
+      <FullPageMessage
+        title={missing ? 'This document is not available' : 'Could not open this document'}
+        body={missing ? 'It may have been deleted, or you do not have access. Ask its owner to share it with you.' : docState.message}
+      />
+    );
+  }
+  if (!me || docState.status !== 'ready') return <FullPageMessage title="Opening…" />;
+  return <EditorView me={me} doc={docState.doc} setDoc={setDoc} collab={collab} />;
+}
+
+function FullPageMessage({ title, body }: { title: string; body?: string }) {
+  return (
+    <main className="page">
+      <div className="card empty" role={body ? 'alert' : undefined}>
+        <h2>{title}</h2>
+        {body && <p>{body}</p>}
+        {body && (
+          <Link className="btn" href="/">
+            Back to documents
+          </Link>
+        )}
+      </div>
+    </main>
+  );
+}
+
+function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setDoc: (d: DocSummary) => void; collab: ReturnType<typeof useCollab> }) {
+  const { ydoc, client, status, closed, retryAt } = collab;
+  // The live role wins; before the first token (e.g. offline) the role the API last told us.
+  const role: Role = collab.role ?? doc.role;
+  const editable = roleAtLeast(role, 'editor') && !closed;
+  const [shareOpen, setShareOpen] = useState(false);
+  const [words, setWords] = useState(0);
+  const presence = usePresence(client);
+  const color = useMemo(() => userColor(me.id), [me.id]);
+
+  // Build the editor once the Y.Doc exists and either the connection is up or we know it is not
+  // coming soon (offline): the caret extension needs the provider's awareness.
+  const waitForClient = !client && status.state === 'connecting' && status.online && !closed;
+  const editor = useEditor(
+    {
+      immediatelyRender: false,
+      editable: false,
+      extensions: ydoc && !waitForClient
+        ? [
+            StarterKit.configure({ undoRedo: false, link: { openOnClick: false, autolink: true, defaultProtocol: 'https' } }),
+            TaskList,
+            TaskItem.configure({ nested: true }),
+            Placeholder.configure({ placeholder: 'Start writing…' }),
+            Collaboration.configure({ document: ydoc }),
+            ...(client ? [CollaborationCaret.configure({ provider: client.provider, user: { id: me.id, name: me.name, color } })] : []),
+          ]
+        : [StarterKit.configure({ undoRedo: false })],
+      editorProps: { attributes: { 'aria-label': 'Document text', spellcheck: 'true', 'data-testid': 'editor' } },
+    },
+    [ydoc, client, waitForClient],
+  );
+
+  useEffect(() => {
+    if (!editor || editor.isDestroyed) return;
+    if (editor.isEditable !== editable) editor.setEditable(editable);
+  }, [editor, editable]);
+
+  useEffect(() => {
+    if (!editor) return;
+    const count = () => {
+      const text = editor.getText({ blockSeparator: '\n' }).trim();
+      setWords(text ? text.split(/\s+/).length : 0);
+    };
+    count();
+    editor.on('update', count);
+    return () => {
+      editor.off('update', count);
+    };
+  }, [editor]);
+
+  useEffect(() => {
+    void cacheForOffline();
+  }, []);
+
+  const banner = closed ? (
+    closed.code === CloseCode.UNAUTHORIZED ? (
+      <div className="banner banner-error" role="alert" data-testid="banner-4401">
+        <div>
+          <strong>Your session has expired.</strong>
+          Sign in again to keep editing. Changes you made are kept on this device and sync when you are back.
+        </div>
+        <Link className="btn btn-sm" href={`/signin?next=${encodeURIComponent(`/d/${doc.id}`)}`}>
+          Sign in
+        </Link>
+      </div>
+    ) : closed.code === CloseCode.FORBIDDEN ? (
+      <div className="banner banner-error" role="alert" data-testid="banner-4403">
+        <div>
+          <strong>You no longer have access to this document.</strong>
+          {closed.reason ? `The server said: ${closed.reason}. ` : ''}Ask its owner to share it with you again.
+        </div>
+        <Link className="btn btn-sm" href="/">
+          Documents
+        </Link>
+      </div>
+    ) : (
+      <div className="banner banner-error" role="alert" data-testid="banner-closed">
+        <div>
+          <strong>Disconnected.</strong> {closed.reason || `The server closed the connection (${closed.code}).`} Reload the page to try again.
+        </div>
+      </div>
+    )
+  ) : !editable ? (
+    <div className="banner banner-info" role="status" data-testid="banner-readonly">
+      <div>
+        <strong>View only.</strong> You can read this document and see edits live. Ask the owner for edit access.
+      </div>
+    </div>
+  ) : null;
+
+  return (
+    <>
+      <header className="editor-top">
+        <Link href="/" className="brand" aria-label="All documents">
+          <img src="/icon.svg" alt="" />
+        </Link>
+        <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} />
+        <StatusLine status={status} closed={!!closed} retryAt={retryAt} />
+        <Presence users={presence} meId={me.id} />
+        {role === 'owner' && !closed && (
+          <button className="btn btn-primary btn-sm" onClick={() => setShareOpen(true)} data-testid="share-button">
+            Share
+          </button>
+        )}
+      </header>
+      {editor && ydoc && !waitForClient && <FormatBar editor={editor} editable={editable} />}
+      <main className="editor-shell">
+        {banner}
+        <div className="paper" data-role={role} data-editable={editable ? 'true' : 'false'}>
+          {editor && ydoc && !waitForClient ? <EditorContent editor={editor} /> : <p className="muted">Loading the document…</p>}
+        </div>
+        <div className="editor-foot">
+          <span data-testid="word-count">
+            {words} {words === 1 ? 'word' : 'words'}
+          </span>
+          <span>
+            {role === 'viewer' ? 'Viewer' : role === 'editor' ? 'Editor' : 'Owner'}
+            {doc.lastEditAt ? ` · opened ${new Date(doc.lastEditAt).toLocaleDateString()}` : ''}
+          </span>
+        </div>
+      </main>
+      {role === 'owner' && <ShareDialog docId={doc.id} open={shareOpen} onClose={() => setShareOpen(false)} />}
+    </>
+  );
+}
+
+function TitleField({ doc, setDoc, canEdit }: { doc: DocSummary; setDoc: (d: DocSummary) => void; canEdit: boolean }) {
+  const [value, setValue] = useState(doc.title);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => setValue(doc.title), [doc.title]);
+  useEffect(() => {
+    document.title = `${doc.title} · Tandem`;
+  }, [doc.title]);
+
+  async function save() {
+    const title = value.trim();
+    if (!title) {
+      setValue(doc.title);
+      return;
+    }
+    if (title === doc.title) return;
+    try {
+      const updated = await api<unknown>(`/api/docs/${encodeURIComponent(doc.id)}`, { method: 'PATCH', body: { title } });
+      setDoc({ ...doc, ...pickTitle(updated, title) });
+      setError(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'Could not rename.');
+      setValue(doc.title);
+    }
+  }
+
+  return (
+    <>
+      <input
+        className="title-input"
+        aria-label="Document title"
+        value={value}
+        maxLength={200}
+        disabled={!canEdit}
+        onChange={(e) => setValue(e.target.value)}
+        onBlur={() => void save()}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') e.currentTarget.blur();
+          if (e.key === 'Escape') {
+            setValue(doc.title);
+            e.currentTarget.blur();
+          }
+        }}
+        data-testid="doc-title"
+        aria-invalid={!!error}
+        title={error ?? undefined}
+      />
+      {error && (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      )}
+    </>
+  );
+}
+
+function pickTitle(raw: unknown, fallback: string): { title: string } {
+  const t = (raw as { title?: unknown } | null)?.title;
+  return { title: typeof t === 'string' ? t : fallback };
+}

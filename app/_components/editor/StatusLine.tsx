@@ -1,0 +1,34 @@
+'use client';
+/** The connection status: connected / reconnecting in N s / offline with unsynced changes. */
+import { useEffect, useState } from 'react';
+import type { CollabStatus } from '@/lib/collab-client';
+
+export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number): { key: string; text: string } {
+  if (closed) return { key: 'closed', text: 'Disconnected' };
+  if (!s.online) return { key: 'offline', text: s.unsynced ? 'Offline · unsynced changes kept on this device' : 'Offline' };
+  if (s.state === 'connected') return { key: 'connected', text: s.unsynced ? 'Connected · syncing…' : 'Connected' };
+  if (s.state === 'reconnecting') {
+    const secs = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
+    const base = secs > 0 ? `Reconnecting in ${secs} s` : 'Reconnecting…';
+    return { key: 'connecting', text: s.unsynced ? `${base} · unsynced changes` : base };
+  }
+  return { key: 'connecting', text: 'Connecting…' };
+}
+
+export function StatusLine({ status, closed, retryAt }: { status: CollabStatus; closed: boolean; retryAt: number | null }) {
+  const [now, setNow] = useState(() => Date.now());
+  // Tick only while a countdown is shown.
+  useEffect(() => {
+    if (!retryAt) return;
+    setNow(Date.now());
+    const t = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(t);
+  }, [retryAt]);
+  const { key, text } = statusText(status, closed, retryAt, now);
+  return (
+    <span className="status" data-status={key} data-testid="conn-status" role="status" aria-live="polite">
+      <span className="dot" aria-hidden="true" />
+      <span>{text}</span>
+    </span>
+  );
+}

@@ -1,0 +1,186 @@
+'use client';
+/**
+ * The one place a document's collaboration session is created: the Y.Doc, its IndexedDB copy
+ * (offline edits survive a reload) and the CollabClient (tokens, live role, status, permanent
+ * closes). Everything the editor shows about the connection comes out of this hook.
+ *
+ * Browser tracing hooks in here too: pass `onSocket` to CollabClient.connect below.
+ */
+import { useEffect, useRef, useState } from 'react';
+import * as Y from 'yjs';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import type { Role } from '@/lib/acl';
+import { CloseCode } from '@/lib/close-codes';
+import { CollabClient, type ClosedInfo, type CollabStatus, type CollabToken } from '@/lib/collab-client';
+import type { TokenResponse } from '@/lib/api-schemas';
+import { api, ApiError } from '../api';
+
+export interface CollabView {
+  ydoc: Y.Doc | null;
+  client: CollabClient | null;
+  /** The live role: from the token response first, then from the server as it changes. */
+  role: Role | null;
+  status: CollabStatus;
+  /** Set when the session ended for good (4401/4403, or the API refused a token). */
+  closed: ClosedInfo | null;
+  /** The IndexedDB copy has been loaded into the Y.Doc. */
+  localLoaded: boolean;
+  /** When reconnecting: the time of the next attempt (ms since epoch). */
+  retryAt: number | null;
+}
+
+const unsyncedKey = (docId: string) => `tandem:unsynced:${docId}`;
+
+/** Whether this device holds edits the server has not confirmed (survives reloads). */
+function readUnsynced(docId: string): boolean {
+  try {
+    return localStorage.getItem(unsyncedKey(docId)) === '1';
+  } catch {
+    return false;
+  }
+}
+function writeUnsynced(docId: string, v: boolean): void {
+  try {
+    if (v) localStorage.setItem(unsyncedKey(docId), '1');
+    else localStorage.removeItem(unsyncedKey(docId));
+  } catch (err) {
+    console.warn('could not record unsynced state', err);
+  }
+}
+
+const initialStatus: CollabStatus = { state: 'connecting', unsynced: false, online: true };
+
+export function useCollab(docId: string, userId: string | null): CollabView {
+  const [ydoc, setYdoc] = useState<Y.Doc | null>(null);
+  const [client, setClient] = useState<CollabClient | null>(null);
+  const [role, setRole] = useState<Role | null>(null);
+  const [status, setStatus] = useState<CollabStatus>(initialStatus);
+  const [closed, setClosed] = useState<ClosedInfo | null>(null);
+  const [localLoaded, setLocalLoaded] = useState(false);
+  const [retryAt, setRetryAt] = useState<number | null>(null);
+  const clientRef = useRef<CollabClient | null>(null);
+
+  useEffect(() => {
+    if (!userId) return;
+    let cancelled = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const doc = new Y.Doc();
+    // One IndexedDB database per (user, document): another account on this browser never sees it.
+    const idb = new IndexeddbPersistence(`tandem:${userId}:${docId}`, doc);
+    void idb.whenSynced.then(() => !cancelled && setLocalLoaded(true));
+    setYdoc(doc);
+    setClosed(null);
+    setRole(null);
+    setLocalLoaded(false);
+    const hadUnsynced = readUnsynced(docId);
+    setStatus({ ...initialStatus, unsynced: hadUnsynced, online: navigator.onLine });
+
+    // Edits made before any connection exists (an offline start) are unsynced too.
+    const onEarlyUpdate = (_u: Uint8Array, origin: unknown) => {
+      const provider = clientRef.current?.provider;
+      if (origin === idb || (provider && (origin === provider || provider.synced))) return;
+      writeUnsynced(docId, true);
+      setStatus((s) => ({ ...s, unsynced: true }));
+    };
+    doc.on('update', onEarlyUpdate);
+
+    const getToken = async (): Promise<CollabToken> => {
+      const t = await api<TokenResponse>(`/api/docs/${encodeURIComponent(docId)}/token`, { method: 'POST' });
+      if (!cancelled && t.role) setRole(t.role);
+      return { token: t.token, url: t.url, expiresAt: t.expiresAt };
+    };
+
+    const fail = (info: ClosedInfo) => {
+      if (cancelled) return;
+      setClosed(info);
+      setStatus((s) => ({ ...s, state: 'closed' }));
+      setRetryAt(null);
+    };
+
+    const start = async () => {
+      timer = null;
+      if (cancelled) return;
+      if (!navigator.onLine) {
+        setStatus((s) => ({ ...s, state: 'reconnecting', online: false }));
+        return; // the 'online' listener starts us again
+      }
+      let c: CollabClient;
+      try {
+        c = await CollabClient.connect({ docId, doc, getToken, disableBc: false });
+      } catch (err) {
+        if (cancelled) return;
+        if (err instanceof ApiError && err.status === 401) return fail({ code: CloseCode.UNAUTHORIZED, reason: 'your session has expired', permanent: true });
+        if (err instanceof ApiError && (err.status === 403 || err.status === 404)) return fail({ code: CloseCode.FORBIDDEN, reason: err.message, permanent: true });
+        // Network or server trouble: try again with the same back-off the provider uses.
+        const delay = Math.min(2 ** attempt++ * 250, 5000);
+        setRetryAt(Date.now() + delay);
+        setStatus((s) => ({ ...s, state: 'reconnecting', retryInMs: delay, online: navigator.onLine }));
+        timer = setTimeout(() => void start(), delay);
+        return;
+      }
+      if (cancelled) {
+        c.destroy();
+        return;
+      }
+      attempt = 0;
+      clientRef.current = c;
+      c.on('status', (s) => {
+        if (cancelled) return;
+        setStatus({ ...s, unsynced: s.unsynced || readUnsynced(docId) });
+        setRetryAt(s.state === 'reconnecting' && s.retryInMs !== undefined ? Date.now() + s.retryInMs : null);
+        if (s.unsynced) writeUnsynced(docId, true);
+      });
+      c.on('synced', (s) => {
+        if (s && !cancelled) {
+          writeUnsynced(docId, false);
+          setStatus((st) => ({ ...st, unsynced: false }));
+        }
+      });
+      c.on('role', (r) => !cancelled && setRole(r));
+      c.on('closed', (info) => fail(info));
+      setClient(c);
+    };
+
+    // Browsers keep an open WebSocket through a network loss for a while; drop it at once so
+    // the status is honest and local edits are marked unsynced, and resume when we are back.
+    const onOffline = () => {
+      const c = clientRef.current;
+      if (c && !c.closedInfo) c.provider.disconnect();
+      setStatus((s) => ({ ...s, state: 'reconnecting', online: false, retryInMs: undefined }));
+      setRetryAt(null);
+    };
+    const onOnline = () => {
+      const c = clientRef.current;
+      setStatus((s) => ({ ...s, online: true }));
+      if (c) {
+        if (!c.closedInfo) c.provider.connect();
+      } else if (!timer) {
+        attempt = 0;
+        void start();
+      } else {
+        clearTimeout(timer);
+        attempt = 0;
+        void start();
+      }
+    };
+    window.addEventListener('offline', onOffline);
+    window.addEventListener('online', onOnline);
+    void start();
+
+    return () => {
+      cancelled = true;
+      if (timer) clearTimeout(timer);
+      window.removeEventListener('offline', onOffline);
+      window.removeEventListener('online', onOnline);
+      doc.off('update', onEarlyUpdate);
+      clientRef.current?.destroy();
+      clientRef.current = null;
+      setClient(null);
+      void idb.destroy();
+      doc.destroy();
+    };
+  }, [docId, userId]);
+
+  return { ydoc, client, role, status, closed, localLoaded, retryAt };
+}
