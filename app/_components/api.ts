@@ -103,7 +103,8 @@ export async function fetchMe(signal?: AbortSignal): Promise<Me | null> {
 
 /** Normalise one document row from the API. */
 export function toDoc(raw: unknown): DocSummary {
-  const d = raw as Record<string, unknown>;
+  const r = raw as Record<string, unknown>;
+  const d = (r && typeof r.doc === 'object' && r.doc !== null ? r.doc : r) as Record<string, unknown>;
   const owner = (d.owner ?? {}) as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v ? Date.parse(v) || Number(v) || null : null);
   return {
