@@ -1,0 +1,204 @@
+// An access change takes effect on open sockets within a second, through the same feed the app
+// writes (acl_version bump + acl_changes row, here via fixture.grant): an editor typing
+// continuously who is downgraded to viewer has no update accepted after enforcement and is sent
+// ROLE 'viewer'; a removed user is closed 4403 and the stock client does not reconnect.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import type { WebsocketProvider } from 'y-websocket';
+import { decodeJwt } from 'jose';
+import { CloseCode } from '../../lib/close-codes';
+import { encode } from '../../lib/protocol';
+import { CollabClient, type ClosedInfo } from '../../lib/collab-client';
+import type { Role } from '../../lib/acl';
+import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
+import { rawConnect, storedDoc, upgradeLog, type RawClient } from '../helpers/raw-client';
+
+let fx: Fixture;
+let srv: InProcessServer;
+let upgrades: string[];
+const open: RawClient[] = [];
+const providers: WebsocketProvider[] = [];
+const clients: CollabClient[] = [];
+const delays: Record<string, number> = {};
+
+beforeAll(async () => {
+  fx = await createFixture();
+  srv = await startServer(fx);
+  upgrades = upgradeLog(srv);
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  for (const p of providers) p.destroy();
+  for (const c of clients) c.destroy();
+  await srv.close();
+  fx.cleanup();
+  console.log('[authz-live-acl-change] measured delays (ms):', JSON.stringify(delays));
+});
+
+const text = (d: Y.Doc) => d.getText('t').toString();
+
+async function collabClient(user: string, docId: string): Promise<CollabClient> {
+  const c = await CollabClient.connect({
+    docId,
+    doc: new Y.Doc(),
+    WebSocketPolyfill: WebSocket,
+    disableBc: true,
+    getToken: async () => {
+      const token = await fx.token(user, docId);
+      return { token, url: srv.url, expiresAt: decodeJwt(token).exp! * 1000 };
+    },
+  });
+  clients.push(c);
+  return c;
+}
+
+describe('downgrade editor → viewer while typing', () => {
+  it('no update sent after enforcement is accepted, the extension client gets ROLE viewer, within 1 s', async () => {
+    const owner = fx.user({ name: 'Olive Owner' });
+    const typist = fx.user({ name: 'Tess Typist' });
+    const docId = fx.doc(owner);
+    fx.grant(docId, typist, 'editor');
+
+    const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+    open.push(watcher);
+    const ownerP = provider(srv.url, docId, await fx.token(owner, docId));
+    providers.push(ownerP);
+    const t = await rawConnect(srv.url, docId, { token: await fx.token(typist, docId), ext: true });
+    open.push(t);
+    await Promise.all([watcher.synced(), synced(ownerP), t.synced()]);
+    await waitFor(() => t.of('role')[0], { what: 'initial ROLE' });
+    expect(t.of('role')[0]!.role).toBe('editor');
+
+    // Type one marker every 2 ms; remember when each was sent relative to the ROLE message.
+    let i = 0;
+    let roleAt = 0;
+    const sentAfterRole: number[] = [];
+    const typing = setInterval(() => {
+      i++;
+      if (roleAt) sentAfterRole.push(i);
+      t.doc.getText('t').insert(t.doc.getText('t').length, `<${i}>`);
+    }, 2);
+    try {
+      await waitFor(() => text(watcher.doc).includes('<20>'), { what: 'typing is flowing' });
+      const changedAt = Date.now();
+      fx.grant(docId, typist, 'viewer');
+      await waitFor(() => {
+        const r = t.received.find((x) => x.msg.kind === 'role' && x.msg.role === 'viewer');
+        if (r) roleAt = r.at;
+        return r;
+      }, { timeout: 5000, what: 'ROLE viewer' });
+      const firstDenied = await waitFor(() => t.received.find((x) => x.msg.kind === 'auth'), { timeout: 5000, what: 'first refusal' });
+      // Keep typing well past enforcement.
+      await waitFor(() => sentAfterRole.length >= 20, { what: 'keystrokes after enforcement' });
+      delays.downgradeToRoleMessage = roleAt - changedAt;
+      delays.downgradeToFirstRefusal = firstDenied.at - changedAt;
+      expect(roleAt - changedAt).toBeLessThan(1000);
+      expect(firstDenied.at - changedAt).toBeLessThan(1000);
+    } finally {
+      clearInterval(typing);
+    }
+
+    // Every frame the typist sent has been handled once the server answers a later sync step 1
+    // (frames of one socket are handled in order)...
+    const before = t.of('sync-step2').length;
+    t.send(encode.syncStep1(Y.encodeStateVector(new Y.Doc())));
+    await waitFor(() => t.of('sync-step2').length > before, { what: 'the server handled every typist frame' });
+    // ...and anything accepted from them would be broadcast before a later owner edit.
+    ownerP.doc.getText('t').insert(0, 'END');
+    await waitFor(() => text(watcher.doc).startsWith('END'), { what: "the owner's later edit reaches the watcher" });
+    await waitFor(() => text(storedDoc(fx, docId)).startsWith('END'), { what: "the owner's later edit is stored" });
+
+    const seen = text(watcher.doc);
+    const stored = text(storedDoc(fx, docId));
+    const accepted = [...seen.matchAll(/<(\d+)>/g)].map((m) => Number(m[1]));
+    expect(accepted.length).toBeGreaterThanOrEqual(20);
+    // Accepted keystrokes are a gap-free prefix, and none was sent after ROLE viewer arrived.
+    expect(accepted).toEqual(accepted.map((_, k) => k + 1));
+    for (const n of sentAfterRole) {
+      expect(seen).not.toContain(`<${n}>`);
+      expect(stored).not.toContain(`<${n}>`);
+    }
+    expect(stored).toBe(seen);
+    expect(t.of('auth').every((a) => /read-only/.test(a.reason))).toBe(true);
+    expect(t.closeInfo).toBeNull();
+  });
+
+  it('a CollabClient learns its new role live (editor → viewer → editor)', async () => {
+    const owner = fx.user();
+    const user = fx.user();
+    const docId = fx.doc(owner);
+    fx.grant(docId, user, 'editor');
+    const c = await collabClient(user, docId);
+    const roles: { role: Role | null; at: number }[] = [];
+    c.on('role', (role) => roles.push({ role, at: Date.now() }));
+    await waitFor(() => c.role === 'editor', { what: 'initial role editor' });
+
+    const t0 = Date.now();
+    fx.grant(docId, user, 'viewer');
+    const v = await waitFor(() => roles.find((r) => r.role === 'viewer'), { timeout: 5000, what: 'role viewer' });
+    delays.collabClientRoleViewer = v.at - t0;
+    expect(v.at - t0).toBeLessThan(1000);
+
+    const t1 = Date.now();
+    fx.grant(docId, user, 'editor');
+    const e = await waitFor(() => roles.find((r) => r.role === 'editor' && r.at >= t1), { timeout: 5000, what: 'role editor again' });
+    expect(e.at - t1).toBeLessThan(1000);
+    expect(c.closedInfo).toBeNull();
+  });
+});
+
+describe('removal', () => {
+  it('a removed user is closed 4403 within 1 s and the stock client does not reconnect', async () => {
+    const owner = fx.user();
+    const removed = fx.user();
+    const control = fx.user();
+    const docId = fx.doc(owner);
+    fx.grant(docId, removed, 'editor');
+    fx.grant(docId, control, 'editor');
+    const removedToken = await fx.token(removed, docId);
+    const controlToken = await fx.token(control, docId);
+    const rp = provider(srv.url, docId, removedToken);
+    const cp = provider(srv.url, docId, controlToken);
+    providers.push(rp, cp);
+    await Promise.all([synced(rp), synced(cp)]);
+    const attempts = (token: string) => upgrades.filter((u) => u.includes(token)).length;
+    expect(attempts(removedToken)).toBe(1);
+
+    const closes: { code: number; reason: string; at: number }[] = [];
+    rp.on('closed', ({ code, reason }) => closes.push({ code, reason, at: Date.now() }));
+    const t0 = Date.now();
+    fx.grant(docId, removed, null);
+    const closed = await waitFor(() => closes[0], { timeout: 5000, what: 'removed provider closed' });
+    delays.removalToClose = closed.at - t0;
+    expect(closed.code).toBe(CloseCode.FORBIDDEN);
+    expect(closed.reason).toMatch(/revoked/);
+    expect(closed.at - t0).toBeLessThan(1000);
+
+    // Control: drop the other provider's socket now (not permanent). Its reconnect follows the same
+    // back-off the removed provider would use, so once it is back the removed one had its chance.
+    const controlConn = [...srv.server.connections].find((c) => c.userId === control)!;
+    controlConn.ws.terminate();
+    await waitFor(() => attempts(controlToken) === 2 && cp.synced, { what: 'the control provider reconnected' });
+    expect(attempts(removedToken)).toBe(1);
+    expect(rp.shouldConnect).toBe(false);
+    expect(rp.wsconnected).toBe(false);
+    expect([...srv.server.connections].some((c) => c.userId === removed)).toBe(false);
+  });
+
+  it('a removed CollabClient reports a permanent close with the reason', async () => {
+    const owner = fx.user();
+    const user = fx.user();
+    const docId = fx.doc(owner);
+    fx.grant(docId, user, 'viewer');
+    const c = await collabClient(user, docId);
+    await waitFor(() => c.role === 'viewer', { what: 'connected as viewer' });
+    const seen: ClosedInfo[] = [];
+    c.on('closed', (i) => seen.push(i));
+    fx.grant(docId, user, null);
+    const info = await waitFor(() => seen[0], { timeout: 5000, what: 'closed event' });
+    expect(info).toEqual({ code: CloseCode.FORBIDDEN, reason: 'access revoked', permanent: true });
+    expect(c.status.state).toBe('closed');
+    expect(c.provider.shouldConnect).toBe(false);
+  });
+});
