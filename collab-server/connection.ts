@@ -41,6 +41,8 @@ export class Connection {
   readonly clientIds = new Set<number>();
   /** W3C traceparent for the next sync frame, from a TRACE_CONTEXT extension message. */
   traceparent: string | null = null;
+  /** The client sent TRACE_CONTEXT at least once: it understands the trace context we forward with broadcasts. */
+  traceExt = false;
   readonly openedAt = Date.now();
   alive = true;
   lastSentAt = Date.now();

@@ -8,11 +8,14 @@
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import { ROOT_CONTEXT, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode } from '../lib/close-codes';
 import { encode, EMPTY_AWARENESS_FRAME } from '../lib/protocol';
 import { effectiveRole, type DocAcl, type Role } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
+import { Attr, EXEMPLAR_TRACE_ID, SpanName } from '../observability/attributes';
+import { formatTraceparent } from '../observability/trace-context';
 import type { DocStore } from './persistence/doc-store';
 import type { Connection } from './connection';
 
@@ -28,6 +31,8 @@ interface Pending {
   update: Uint8Array;
   origin: UpdateOrigin;
   receivedAt: number;
+  /** The update's collab.message span (tracing on only); ended once it is broadcast. */
+  span?: Span;
 }
 
 export interface LiveDocDeps {
@@ -36,6 +41,8 @@ export interface LiveDocDeps {
   log: Logger;
   compactAfterUpdates: number;
   compactIdleMs: number;
+  /** OpenTelemetry tracer; undefined = tracing off. */
+  tracer?: Tracer;
 }
 
 export class LiveDoc {
@@ -187,8 +194,8 @@ export class LiveDoc {
   }
 
   /** Queue an admitted update; it is stored, applied and broadcast at the end of this turn. */
-  enqueue(update: Uint8Array, origin: UpdateOrigin): void {
-    this.pending.push({ update, origin, receivedAt: performance.now() });
+  enqueue(update: Uint8Array, origin: UpdateOrigin, span?: Span): void {
+    this.pending.push({ update, origin, receivedAt: performance.now(), span });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // setImmediate runs after every socket read in this poll phase: one commit for all of them.
@@ -220,6 +227,10 @@ export class LiveDoc {
       metrics.errors.inc({ where: 'store-append' });
       this.deps.log.error({ err, doc: this.id, updates: batch.length }, 'update-log append failed; refusing the batch');
       this.resetKnown();
+      for (const p of batch) {
+        p.span?.setStatus({ code: SpanStatusCode.ERROR, message: 'update-log append failed' });
+        p.span?.end();
+      }
       for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.close(CloseCode.INTERNAL_ERROR, 'storage unavailable: reconnect to resync');
       return;
     }
@@ -238,18 +249,74 @@ export class LiveDoc {
       for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.send(sv, 'sync-step1');
     }
 
-    this.broadcastBatch(batch);
+    const t2 = performance.now();
+    const traced = this.deps.tracer ? this.traceBatch(batch, t0, t1, t2) : undefined;
+    this.broadcastBatch(batch, traced?.frames, traced?.counts);
     const done = performance.now();
-    for (const p of batch) metrics.updateLatency.observe((done - p.receivedAt) / 1000);
-    metrics.fanoutLatency.observe((done - t1) / 1000);
+    if (traced) this.endTraces(batch, traced, done);
+    let exemplar: Record<string, string> | undefined;
+    for (const p of batch) {
+      const seconds = (done - p.receivedAt) / 1000;
+      if (p.span?.isRecording()) {
+        exemplar = { [EXEMPLAR_TRACE_ID]: p.span.spanContext().traceId };
+        metrics.updateLatency.observe({ value: seconds, exemplarLabels: exemplar });
+      } else metrics.updateLatency.observe(seconds);
+    }
+    if (exemplar) metrics.fanoutLatency.observe({ value: (done - t1) / 1000, exemplarLabels: exemplar });
+    else metrics.fanoutLatency.observe((done - t1) / 1000);
 
     this.sinceCompact += batch.length;
     if (this.sinceCompact >= this.deps.compactAfterUpdates) await this.compact();
     else this.armIdleCompaction();
   }
 
+  /**
+   * Tracing on: the append and apply spans of every traced update in the batch (they share the
+   * group commit's timing), and a started broadcast span per traced update whose trace context is
+   * forwarded (TRACE_CONTEXT, server → client) to the clients that speak it, so the receiving
+   * browser's render span joins the same trace.
+   */
+  private traceBatch(batch: Pending[], t0: number, t1: number, t2: number) {
+    const tracer = this.deps.tracer!;
+    const frames: (Uint8Array | undefined)[] = [];
+    const spans: (Span | undefined)[] = [];
+    let any = false;
+    for (const p of batch) {
+      if (!p.span) {
+        frames.push(undefined);
+        spans.push(undefined);
+        continue;
+      }
+      any = true;
+      const parent = trace.setSpan(ROOT_CONTEXT, p.span);
+      const common = { [Attr.DOC_ID]: this.id, [Attr.BATCH_SIZE]: batch.length };
+      tracer
+        .startSpan(SpanName.APPEND, { startTime: t0, attributes: { ...common, [Attr.DB_OPERATION]: 'append', [Attr.DB_BATCH_SIZE]: batch.length, [Attr.MESSAGE_BYTES]: p.update.byteLength } }, parent)
+        .end(t1);
+      tracer.startSpan(SpanName.APPLY, { startTime: t1, attributes: common }, parent).end(t2);
+      const b = tracer.startSpan(SpanName.BROADCAST, { startTime: t2, attributes: common }, parent);
+      spans.push(b);
+      frames.push(encode.traceContext(formatTraceparent(b.spanContext())));
+    }
+    return any ? { frames, spans, counts: batch.map(() => 0) } : undefined;
+  }
+
+  private endTraces(batch: Pending[], t: { spans: (Span | undefined)[]; counts: number[] }, done: number): void {
+    for (let i = 0; i < batch.length; i++) {
+      const b = t.spans[i];
+      if (!b) continue;
+      const n = batch[i]!.update.byteLength;
+      // The frame each recipient got: [0][2][varUint n][n bytes].
+      const bytes = 2 + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4) + n;
+      b.setAttributes({ [Attr.FANOUT_COUNT]: t.counts[i]!, [Attr.FANOUT_BYTES]: bytes, [Attr.FANOUT_TOTAL_BYTES]: bytes * t.counts[i]! });
+      b.end(done);
+      batch[i]!.span!.setAttribute(Attr.FANOUT_COUNT, t.counts[i]!);
+      batch[i]!.span!.end(done);
+    }
+  }
+
   /** Each update's frame is encoded once; each socket gets all of its frames in one corked write. */
-  private broadcastBatch(batch: Pending[]): void {
+  private broadcastBatch(batch: Pending[], traceFrames?: (Uint8Array | undefined)[], counts?: number[]): void {
     const frames = batch.map((p) => encode.update(p.update));
     let recipients = 0;
     for (const c of this.conns) {
@@ -257,6 +324,11 @@ export class LiveDoc {
       for (let i = 0; i < batch.length; i++) {
         const o = batch[i]!.origin;
         if (o.kind === 'client' && o.conn === c) continue;
+        if (counts) {
+          counts[i]!++;
+          const tf = traceFrames![i];
+          if (tf && c.traceExt) c.send(tf, 'trace-context');
+        }
         c.send(frames[i]!, 'update');
         recipients++;
       }
@@ -298,6 +370,7 @@ export class LiveDoc {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const t0 = performance.now();
+    const span = this.deps.tracer?.startSpan(SpanName.DOC_COMPACT, { attributes: { [Attr.DOC_ID]: this.id, [Attr.UPDATES]: this.sinceCompact } }, ROOT_CONTEXT);
     // The doc holds exactly the updates stored up to this.seq: everything stored is applied
     // before the chain moves on, and nothing is applied before it is stored.
     const snapshot = Y.encodeStateAsUpdate(this.doc);
@@ -306,7 +379,12 @@ export class LiveDoc {
       await this.deps.store.compact(this.id, snapshot, upto);
       this.sinceCompact = 0;
       this.deps.metrics.compaction.observe((performance.now() - t0) / 1000);
+      span?.setAttribute(Attr.SNAPSHOT_BYTES, snapshot.byteLength);
+      span?.end();
     } catch (err) {
+      span?.recordException(err as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      span?.end();
       // The log still holds every update; compaction is only an optimisation. Retry later.
       this.deps.metrics.errors.inc({ where: 'compaction' });
       this.deps.log.error({ err, doc: this.id }, 'compaction failed');

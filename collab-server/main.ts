@@ -7,6 +7,8 @@ import { createRemoteJWKSet } from 'jose';
 import { parseCollabConfig } from '../lib/config';
 import { ensureKeyFiles, importPublicKey } from '../lib/keys';
 import { createLogger } from '../observability/logger';
+import { createLokiShipper, lokiEnv } from '../observability/loki';
+import { startTracing } from '../observability/tracing';
 import { createCollabMetrics } from '../observability/metrics';
 import { createOpenAclStore, createSqliteAclStore } from './acl-store';
 import { createSqliteAuditSink } from './audit';
@@ -18,7 +20,12 @@ async function main(): Promise<void> {
   const cfg = parseCollabConfig(process.env);
   const instance = cfg.INSTANCE_ID || `collab-${process.pid}`;
   const metrics = createCollabMetrics();
-  const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL });
+  // Telemetry switches: OTEL_ENABLED (tracing; off loads no SDK) and LOKI_URL (log shipping).
+  const loki = cfg.LOKI_URL
+    ? createLokiShipper({ url: cfg.LOKI_URL, service: 'collab-server', instance, ...lokiEnv(process.env), onDropped: (n) => metrics.logLinesDropped.inc(n) })
+    : undefined;
+  const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
+  const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance });
   const dataDir = resolve(cfg.DATA_DIR);
   const db = openSqlite(join(dataDir, 'tandem.db'), cfg.SQLITE_SYNCHRONOUS);
   const store = createSqliteDocStore(db);
@@ -37,6 +44,7 @@ async function main(): Promise<void> {
   }
 
   const server = createCollabServer({
+    tracer: tracing.tracer,
     store,
     acl,
     auth,
@@ -70,9 +78,11 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.close();
+    await tracing.shutdown();
     db.close();
     log.info('stopped');
     log.flush?.();
+    await loki?.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

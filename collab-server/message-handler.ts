@@ -7,11 +7,14 @@ import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode } from '../lib/close-codes';
 import { decodeFrame, encode, FrameError, type Frame } from '../lib/protocol';
 import { roleAtLeast } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
+import { Attr, SpanName } from '../observability/attributes';
+import { contextFromTraceparent } from '../observability/trace-context';
 import type { Connection } from './connection';
 import type { LiveDoc } from './live-doc';
 
@@ -22,13 +25,15 @@ export interface MessageHandlerDeps {
   renewToken(conn: Connection, token: string): Promise<number>;
   /** Record a refused write (audit log). */
   onRefusedWrite(conn: Connection, reason: string): void;
+  /** OpenTelemetry tracer; undefined = tracing off (no span objects are created). */
+  tracer?: Tracer;
 }
 
 /** An empty Yjs update (no structs, empty delete set): what a client with nothing new sends. */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0;
 
 export function createMessageHandler(deps: MessageHandlerDeps) {
-  const { metrics, log } = deps;
+  const { metrics, log, tracer } = deps;
 
   function refuseWrite(conn: Connection, reason: string): void {
     metrics.refusedUpdates.inc({ reason });
@@ -39,16 +44,24 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
   }
 
   /** A write (sync step 2 or update): authorize against the current ACL, pre-check, queue. */
-  function handleWrite(conn: Connection, doc: LiveDoc, update: Uint8Array): void {
-    if (isEmptyUpdate(update)) return;
+  function handleWrite(conn: Connection, doc: LiveDoc, update: Uint8Array, span?: Span): boolean {
+    if (isEmptyUpdate(update)) return false;
     const role = doc.decideRole(conn);
-    if (!roleAtLeast(role, 'editor')) {
+    const allowed = roleAtLeast(role, 'editor');
+    if (span) {
+      const reason = allowed ? (role ?? '') : role ? 'read-only: you are a viewer of this document' : 'no access';
+      const attrs = { [Attr.AUTHZ_DECISION]: allowed ? 'allow' : 'deny', [Attr.AUTHZ_REASON]: reason, [Attr.ROLE]: role ?? 'none' };
+      span.setAttributes(attrs);
+      tracer!.startSpan(SpanName.AUTHZ, { attributes: attrs }).end();
+    }
+    if (!allowed) {
       refuseWrite(conn, role ? 'read-only: you are a viewer of this document' : 'no access');
-      return;
+      return false;
     }
     metrics.authzDecisions.inc({ action: 'write', result: 'allow', reason: 'role' });
     const admitted = doc.admit(conn, update);
     if (!admitted.ok) {
+      span?.setAttribute(Attr.ADMIT_RESULT, admitted.reason);
       if (admitted.reason === 'clock-gap') {
         // An honest client that missed something fills the gap when asked for what we lack.
         metrics.refusedUpdates.inc({ reason: 'clock-gap' });
@@ -57,9 +70,10 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       } else {
         refuseWrite(conn, 'client id in use by another user');
       }
-      return;
+      return false;
     }
-    doc.enqueue(update, { kind: 'client', conn });
+    doc.enqueue(update, { kind: 'client', conn }, span);
+    return true;
   }
 
   /**
@@ -100,15 +114,15 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     doc.broadcast(encode.awareness(filtered), 'awareness', conn);
   }
 
-  function dispatch(conn: Connection, doc: LiveDoc, frame: Frame): void {
+  /** Handle one decoded frame; true when `span` was handed to the LiveDoc (it ends after broadcast). */
+  function dispatch(conn: Connection, doc: LiveDoc, frame: Frame, span?: Span): boolean | void {
     switch (frame.kind) {
       case 'sync-step1':
         conn.send(encode.syncStep2(Y.encodeStateAsUpdate(doc.doc, frame.stateVector)), 'sync-step2');
         return;
       case 'sync-step2':
       case 'update':
-        handleWrite(conn, doc, frame.update);
-        return;
+        return handleWrite(conn, doc, frame.update, span);
       case 'awareness':
         handleAwareness(conn, doc, frame.update);
         return;
@@ -135,9 +149,35 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
         );
         return;
       case 'trace-context':
-        conn.traceparent = frame.traceparent;
+        // An empty traceparent only says "I understand trace context" (see observability/browser.ts).
+        conn.traceparent = frame.traceparent || null;
+        conn.traceExt = true;
         return;
     }
+  }
+
+  /** The collab.message span for a frame: child of the browser's edit when it sent trace context. */
+  function startMessageSpan(conn: Connection, frame: Frame, bytes: number): Span {
+    let parent = ROOT_CONTEXT;
+    if (frame.kind === 'update' || frame.kind === 'sync-step2' || frame.kind === 'sync-step1') {
+      // TRACE_CONTEXT applies to the next sync frame only.
+      if (conn.traceparent) parent = contextFromTraceparent(conn.traceparent);
+      conn.traceparent = null;
+    }
+    return tracer!.startSpan(
+      SpanName.MESSAGE,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          [Attr.MESSAGE_TYPE]: frame.kind,
+          [Attr.MESSAGE_BYTES]: bytes,
+          [Attr.DOC_ID]: conn.docId,
+          [Attr.CONNECTION_ID]: conn.id,
+          [Attr.USER_ID]: conn.userId,
+        },
+      },
+      parent,
+    );
   }
 
   /**
@@ -157,15 +197,39 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     }
     metrics.messagesIn.inc({ type: frame.kind });
     metrics.bytesIn.inc({ type: frame.kind }, data.byteLength);
+    if (tracer && frame.kind !== 'trace-context') {
+      handleTraced(conn, doc, frame, data.byteLength);
+      return;
+    }
     try {
       dispatch(conn, doc, frame);
     } catch (err) {
-      // Yjs or awareness decoding failed on the payload: bytes we cannot decode.
-      metrics.errors.inc({ where: 'decode-payload' });
-      log.warn({ conn: conn.id, doc: conn.docId, user: conn.userId, kind: frame.kind, err: (err as Error).message }, 'undecodable payload');
-      conn.close(CloseCode.INVALID_PAYLOAD, `cannot decode ${frame.kind}: ${(err as Error).message}`.slice(0, 120));
+      undecodablePayload(conn, frame, err);
     }
   };
+
+  /** Tracing on: the same dispatch inside a collab.message span, so logs carry its trace id. */
+  function handleTraced(conn: Connection, doc: LiveDoc, frame: Frame, bytes: number): void {
+    const span = startMessageSpan(conn, frame, bytes);
+    context.with(trace.setSpan(ROOT_CONTEXT, span), () => {
+      try {
+        if (dispatch(conn, doc, frame, span) !== true) span.end();
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        span.setAttribute(Attr.ERROR_TYPE, 'undecodable-payload');
+        span.end();
+        undecodablePayload(conn, frame, err);
+      }
+    });
+  }
+
+  /** Yjs or awareness decoding failed on the payload: bytes we cannot decode. */
+  function undecodablePayload(conn: Connection, frame: Frame, err: unknown): void {
+    metrics.errors.inc({ where: 'decode-payload' });
+    log.warn({ conn: conn.id, doc: conn.docId, user: conn.userId, kind: frame.kind, err: (err as Error).message }, 'undecodable payload');
+    conn.close(CloseCode.INVALID_PAYLOAD, `cannot decode ${frame.kind}: ${(err as Error).message}`.slice(0, 120));
+  }
 }
 
 export type HandleFrame = ReturnType<typeof createMessageHandler>;

@@ -3,7 +3,9 @@
  * unloaded (flushed, snapshotted, freed) when its last connection leaves. A connection arriving
  * while its document unloads waits for the unload and then loads it fresh.
  */
+import { ROOT_CONTEXT, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { DocAcl } from '../lib/acl';
+import { Attr, SpanName } from '../observability/attributes';
 import type { CollabMetrics } from '../observability/metrics';
 import type { AclStore } from './acl-store';
 import { LiveDoc, type LiveDocDeps } from './live-doc';
@@ -47,10 +49,31 @@ export class DocRegistry {
   }
 
   private async load(docId: string): Promise<LiveDoc | null> {
+    // Child of the ws.upgrade span that asked first (tracing on only).
+    const span = this.deps.tracer?.startSpan(SpanName.DOC_LOAD, { attributes: { [Attr.DOC_ID]: docId } });
+    return span ? this.loadTraced(docId, span) : this.loadDoc(docId);
+  }
+
+  private async loadTraced(docId: string, span: Span): Promise<LiveDoc | null> {
+    try {
+      const doc = await this.loadDoc(docId, span);
+      span.setAttribute(Attr.DOC_FOUND, doc !== null);
+      return doc;
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  private async loadDoc(docId: string, span?: Span): Promise<LiveDoc | null> {
     const t0 = performance.now();
     const acl: DocAcl | null = await this.deps.acl.load(docId);
     if (!acl) return null;
     const stored = await this.deps.store.load(docId);
+    span?.setAttributes({ [Attr.UPDATES]: stored.updates.length, [Attr.SNAPSHOT_BYTES]: stored.snapshot?.byteLength ?? 0, [Attr.ACL_VERSION]: acl.version });
     const doc = new LiveDoc(docId, acl, stored, this.deps);
     this.live.set(docId, doc);
     this.deps.metrics.docsInMemory.set(this.live.size);
@@ -75,7 +98,22 @@ export class DocRegistry {
   async refreshAcl(docId: string): Promise<void> {
     const doc = this.live.get(docId);
     if (!doc) return;
-    doc.setAcl(await this.deps.acl.load(docId));
+    const span = this.deps.tracer?.startSpan(SpanName.ACL_CHANGE, { attributes: { [Attr.DOC_ID]: docId, [Attr.CONNECTIONS]: doc.conns.size } }, ROOT_CONTEXT);
+    try {
+      const acl = await this.deps.acl.load(docId);
+      doc.setAcl(acl);
+      if (span) {
+        let closed = 0;
+        for (const c of doc.conns) if (c.closed) closed++;
+        span.setAttributes({ [Attr.ACL_VERSION]: acl?.version ?? -1, [Attr.CONNECTIONS_CLOSED]: closed });
+      }
+    } catch (err) {
+      span?.recordException(err as Error);
+      span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span?.end();
+    }
   }
 
   /** Flush and unload everything (shutdown). */

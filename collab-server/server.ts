@@ -6,10 +6,12 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode, closeCodeName } from '../lib/close-codes';
 import { isDocId } from '../lib/ids';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
+import { Attr, SpanName } from '../observability/attributes';
 import type { AclStore } from './acl-store';
 import { isTokenProtocol, tokenFromRequest, AuthError, type Authenticator } from './auth';
 import { Connection } from './connection';
@@ -34,6 +36,8 @@ export interface CollabServerOptions {
   preauth: { maxFrames: number; maxBytes: number; timeoutMs: number };
   /** Called for every refused write (the app's audit log records them). */
   onRefusedWrite?: (conn: Connection, reason: string) => void;
+  /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
+  tracer?: Tracer;
 }
 
 export interface CollabServer {
@@ -55,6 +59,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     log,
     compactAfterUpdates: o.compactAfterUpdates,
     compactIdleMs: o.compactIdleMs,
+    tracer: o.tracer,
   });
   const connections = new Set<Connection>();
   let stopping = false;
@@ -64,6 +69,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     log,
     renewToken: (conn, token) => o.auth.renew(conn, token),
     onRefusedWrite: (conn, reason) => o.onRefusedWrite?.(conn, reason),
+    tracer: o.tracer,
   });
 
   const wss = new WebSocketServer({
@@ -155,7 +161,11 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     return json(res, 405, { error: 'method_not_allowed', message: 'use GET /admin/sessions or DELETE /admin/sessions/:connId' });
   }
 
-  function refuseUpgrade(socket: Socket, status: number, reason: string): void {
+  function refuseUpgrade(socket: Socket, status: number, reason: string, span?: Span): void {
+    if (span) {
+      span.setAttributes({ [Attr.HTTP_STATUS]: status, [Attr.AUTHZ_DECISION]: 'deny', [Attr.AUTHZ_REASON]: reason });
+      span.end();
+    }
     metrics.upgradesRefused.inc({ reason: String(status) });
     log.info({ status, reason }, 'upgrade refused');
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
@@ -163,22 +173,27 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
 
   server.on('upgrade', (req, socket: Socket, head) => {
     socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
-    if (stopping) return refuseUpgrade(socket, 503, 'server restarting');
+    const span = o.tracer?.startSpan(SpanName.WS_UPGRADE, { kind: SpanKind.SERVER, attributes: { [Attr.CLIENT_ADDRESS]: req.socket.remoteAddress ?? '' } }, ROOT_CONTEXT);
+    if (stopping) return refuseUpgrade(socket, 503, 'server restarting', span);
     const url = new URL(req.url ?? '/', 'http://localhost');
     // The last path segment is the document, so the server can sit behind a path prefix.
     const docId = decodeURIComponent(url.pathname.split('/').pop() ?? '');
-    if (!isDocId(docId)) return refuseUpgrade(socket, 400, 'bad document id');
+    span?.setAttribute(Attr.DOC_ID, docId);
+    if (!isDocId(docId)) return refuseUpgrade(socket, 400, 'bad document id', span);
     const origin = req.headers.origin;
     if (origin && o.allowedOrigins.length && !o.allowedOrigins.includes(origin)) {
       metrics.authzDecisions.inc({ action: 'connect', result: 'deny', reason: 'origin' });
-      return refuseUpgrade(socket, 403, 'origin not allowed');
+      return refuseUpgrade(socket, 403, 'origin not allowed', span);
     }
     const token = tokenFromRequest(url, req.headers['sec-websocket-protocol']);
     const ip = req.socket.remoteAddress ?? '';
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip, span));
   });
 
-  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string): void {
+  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string, span?: Span): void {
+    // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
+    const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
+    const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
     const conn = new Connection(ws, docId, ip, { metrics, log, sendBufferCap: o.sendBufferCap, preauth: o.preauth });
     connections.add(conn);
     metrics.openSockets.inc();
@@ -207,7 +222,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       connections.delete(conn);
       metrics.openSockets.dec();
       metrics.connectionsClosed.inc({ code: closeCodeName(code) });
-      log.info({ conn: conn.id, doc: docId, user: conn.userId, code, reason: reason.toString() }, 'connection closed');
+      inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
       const doc = conn.doc;
       if (doc) {
@@ -220,18 +235,31 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       if (!conn.authorized) conn.close(CloseCode.UNAUTHORIZED, 'authorization timed out');
     }, o.preauth.timeoutMs);
     preauthTimer.unref();
-    authorize(conn, token)
+    const run = () =>
+      authorize(conn, token)
       .catch((err: unknown) => {
+        span?.setAttribute(Attr.AUTHZ_DECISION, 'deny');
         if (err instanceof AuthError) {
+          span?.setAttributes({ [Attr.AUTHZ_REASON]: err.message, [Attr.CLOSE_CODE]: closeCodeName(err.closeCode) });
+          log.info({ conn: conn.id, doc: docId, user: conn.userId, code: err.closeCode, reason: err.message }, 'connection refused');
           metrics.authzDecisions.inc({ action: 'connect', result: 'deny', reason: closeCodeName(err.closeCode) });
           conn.close(err.closeCode, err.message);
         } else {
           metrics.errors.inc({ where: 'authorize' });
+          span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
           log.error({ err, conn: conn.id, doc: docId }, 'authorization failed');
           conn.close(CloseCode.INTERNAL_ERROR, 'could not open the document');
         }
       })
-      .finally(() => clearTimeout(preauthTimer));
+      .finally(() => {
+        clearTimeout(preauthTimer);
+        if (conn.authorized) {
+          span?.setAttributes({ [Attr.AUTHZ_DECISION]: 'allow', [Attr.ROLE]: conn.role ?? '', [Attr.USER_ID]: conn.userId, [Attr.CONNECTION_ID]: conn.id });
+          log.info({ conn: conn.id, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
+        }
+        span?.end();
+      });
+    inConnContext(() => void run());
   }
 
   async function authorize(conn: Connection, token: string | null): Promise<void> {
