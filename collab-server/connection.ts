@@ -47,6 +47,8 @@ export class Connection {
   alive = true;
   lastSentAt = Date.now();
   closed = false;
+  /** The code we closed with, if we did (a peer that never answers shows up as 1006 otherwise). */
+  closeCode: number | null = null;
   private preauthQueue: Uint8Array[] | null = [];
   private preauthBytes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -100,7 +102,8 @@ export class Connection {
     if (this.closed) return;
     const ws = this.ws;
     if (ws.readyState !== 1) return;
-    if (ws.bufferedAmount + frame.byteLength > this.deps.sendBufferCap) {
+    // Checked on what is already queued, so one frame larger than the cap still goes to a reader that keeps up.
+    if (ws.bufferedAmount > this.deps.sendBufferCap) {
       this.deps.metrics.errors.inc({ where: 'send-buffer-cap' });
       this.deps.log.warn({ conn: this.id, doc: this.docId, user: this.userId, buffered: ws.bufferedAmount }, 'send buffer over cap: closing slow client');
       this.close(CloseCode.TRY_AGAIN_LATER, 'too slow to keep up: reconnect to resync');
@@ -124,6 +127,7 @@ export class Connection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeCode = code;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.deps.log.info({ conn: this.id, doc: this.docId, user: this.userId, code, codeName: closeCodeName(code), reason }, 'closing connection');
     try {

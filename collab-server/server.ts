@@ -221,7 +221,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     ws.on('close', (code, reason) => {
       connections.delete(conn);
       metrics.openSockets.dec();
-      metrics.connectionsClosed.inc({ code: closeCodeName(code) });
+      metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
       const doc = conn.doc;

@@ -15,6 +15,8 @@ export default defineConfig({
     maxWorkers: 2,
     fileParallelism: true,
     reporters: ['default'],
+    // Memory-bound tests force a GC before measuring.
+    execArgv: ['--expose-gc'],
   },
   resolve: { alias: { '@': root } },
 });

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { expect } from 'vitest';
+import * as Y from 'yjs';
 import * as signupRoute from '../../app/api/auth/signup/route';
+import * as tokenRoute from '../../app/api/docs/[id]/token/route';
+import { getApp } from '../../app/_server/context';
+import type { SqliteDb } from '../../collab-server/persistence/sqlite';
+import { createFixture, spawnServer, type ChildServer, type Fixture } from './fixture';
 import type { SessionResponse } from '../../lib/api-schemas';
 import { waitFor } from './wait';
 
@@ -90,7 +95,7 @@ export async function signUp(name = `User ${++n}`, email = `user${n}.${Date.now(
 }
 
 /** A `ws` WebSocket subclass that counts connection attempts (for "does not reconnect"). */
-export function countingWebSocket(): { WS: typeof WebSocket; attempts: () => number } {
+export function countingWebSocket(): { WS: typeof globalThis.WebSocket; attempts: () => number } {
   let count = 0;
   class Counting extends WebSocket {
     constructor(...args: ConstructorParameters<typeof WebSocket>) {
@@ -98,7 +103,7 @@ export function countingWebSocket(): { WS: typeof WebSocket; attempts: () => num
       count++;
     }
   }
-  return { WS: Counting, attempts: () => count };
+  return { WS: Counting as unknown as typeof globalThis.WebSocket, attempts: () => count };
 }
 
 /**
@@ -111,4 +116,58 @@ export async function expectNever(cond: () => boolean, ms: number, what: string)
     () => false,
   );
   expect(happened, `unexpectedly: ${what}`).toBe(false);
+}
+
+// ---- the app and a real collab-server on one data directory --------------------------------------
+
+export interface Stack {
+  fx: Fixture;
+  srv: ChildServer;
+  close(): Promise<void>;
+}
+
+/**
+ * The product as deployed on one machine: a collab-server child process (its own database handle,
+ * default ACL poll interval unless overridden) and the app's real route handlers in this process,
+ * both on the fixture's data directory, so tokens, ACLs and the change feed cross a process boundary.
+ */
+export async function startStack(collabEnv: Record<string, string> = {}): Promise<Stack> {
+  const fx = await createFixture();
+  const srv = await spawnServer(fx, { ACL_POLL_MS: '200', ...collabEnv });
+  setAppEnv(fx.dir, { COLLAB_PUBLIC_URL: srv.url });
+  return {
+    fx,
+    srv,
+    async close() {
+      srv.proc.kill('SIGTERM');
+      await srv.exited;
+      getApp().close();
+      fx.cleanup();
+    },
+  };
+}
+
+/** A collab token from the real POST /api/docs/:id/token. */
+export async function collabToken(session: string, docId: string): Promise<{ token: string; url: string; expiresAt: number; role: string }> {
+  const r = await call(tokenRoute.POST, { method: 'POST', token: session, params: { id: docId } });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body;
+}
+
+/** Yjs client ids with structs in any stored update or the snapshot of `docId`. */
+export function storedClientIds(db: SqliteDb, docId: string): Set<number> {
+  const ids = new Set<number>();
+  const rows = db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq').all(docId);
+  const snap = db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_snapshots WHERE doc_id = ?').get(docId);
+  for (const r of snap ? [snap, ...rows] : rows) for (const s of Y.decodeUpdate(new Uint8Array(r.data)).structs) ids.add(s.id.client);
+  return ids;
+}
+
+/** The document as stored (snapshot + log), applied to a fresh Y.Doc. */
+export function storedDoc(db: SqliteDb, docId: string): Y.Doc {
+  const d = new Y.Doc();
+  const snap = db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_snapshots WHERE doc_id = ?').get(docId);
+  if (snap) Y.applyUpdate(d, new Uint8Array(snap.data));
+  for (const r of db.prepare<[string], { data: Buffer }>('SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq').all(docId)) Y.applyUpdate(d, new Uint8Array(r.data));
+  return d;
 }

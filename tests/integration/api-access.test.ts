@@ -17,7 +17,7 @@ import * as jwks from '../../app/.well-known/jwks.json/route';
 import { getApp } from '../../app/_server/context';
 import { importPublicKey, readPublicKeyFile } from '../../lib/keys';
 import { verifyCollabToken } from '../../lib/token';
-import { call, expectError, signUp, useTempDataDir } from '../helpers/app';
+import { call, expectError, type CallResult, signUp, useTempDataDir } from '../helpers/app';
 
 let env: ReturnType<typeof useTempDataDir>;
 let db: Database.Database;
@@ -75,7 +75,7 @@ describe('access list', () => {
     expect(feed(id)).toEqual([]);
 
     const t0 = Date.now();
-    const steps: [() => ReturnType<typeof call>, string, string | null, unknown][] = [
+    const steps: [() => Promise<CallResult>, string, string | null, unknown][] = [
       [() => putGrant(o.token, id, u.email, 'viewer'), 'access.grant', u.email, { oldRole: null, newRole: 'viewer' }],
       [() => putGrant(o.token, id, encodeURIComponent(u.email), 'editor'), 'access.grant', u.email, { oldRole: 'viewer', newRole: 'editor' }],
       [() => putGeneral(o.token, id, 'viewer'), 'access.general', null, { oldRole: null, newRole: 'viewer' }],

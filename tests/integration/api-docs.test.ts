@@ -11,7 +11,7 @@ import * as grants from '../../app/api/docs/[id]/access/grants/[email]/route';
 import * as general from '../../app/api/docs/[id]/access/general/route';
 import * as token from '../../app/api/docs/[id]/token/route';
 import { getApp } from '../../app/_server/context';
-import { call, expectError, signUp, useTempDataDir } from '../helpers/app';
+import { call, expectError, type CallResult, signUp, useTempDataDir } from '../helpers/app';
 
 let env: ReturnType<typeof useTempDataDir>;
 let db: Database.Database;
@@ -161,7 +161,7 @@ describe('documents', () => {
 describe('one user can never read or change another\'s document or its access list without a grant', () => {
   // Expected status per caller role, for each endpoint. Denied calls must also change nothing.
   type Who = 'stranger' | 'viewer' | 'editor' | 'owner' | 'admin';
-  const matrix: { name: string; allowed: Who[]; mutates: boolean; run: (tok: string, id: string, target: string) => ReturnType<typeof call> }[] = [
+  const matrix: { name: string; allowed: Who[]; mutates: boolean; run: (tok: string, id: string, target: string) => Promise<CallResult> }[] = [
     { name: 'GET /api/docs/:id', allowed: ['viewer', 'editor', 'owner', 'admin'], mutates: false, run: (t, id) => call(doc.GET, { token: t, params: { id } }) },
     { name: 'POST /api/docs/:id/token', allowed: ['viewer', 'editor', 'owner', 'admin'], mutates: false, run: (t, id) => call(token.POST, { method: 'POST', token: t, params: { id } }) },
     { name: 'GET /api/docs/:id/access', allowed: ['editor', 'owner', 'admin'], mutates: false, run: (t, id) => call(access.GET, { token: t, params: { id } }) },

@@ -1,0 +1,62 @@
+// Every edit the server has broadcast survives the server being killed (SIGKILL) or stopped (SIGTERM).
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import type { WebsocketProvider } from 'y-websocket';
+import { createFixture, provider, sameState, spawnServer, synced, waitFor, type ChildServer, type Fixture } from '../helpers/fixture';
+import { rawClient } from '../helpers/raw';
+import { CloseCode } from '../../lib/close-codes';
+
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function scenario(signal: 'SIGKILL' | 'SIGTERM') {
+  const fx: Fixture = await createFixture();
+  cleanups.push(() => fx.cleanup());
+  const owner = fx.user();
+  const docId = fx.doc(owner);
+  let srv: ChildServer = await spawnServer(fx);
+  cleanups.push(() => void srv.proc.kill('SIGKILL'));
+
+  const writers: WebsocketProvider[] = [];
+  for (let i = 0; i < 3; i++) writers.push(provider(srv.url, docId, await fx.token(owner, docId)));
+  const observer = provider(srv.url, docId, await fx.token(owner, docId));
+  const all = [...writers, observer];
+  cleanups.push(() => all.forEach((p) => p.destroy()));
+  await Promise.all(all.map((p) => synced(p)));
+
+  // Edits from three writers; the observer only sees what the server broadcast.
+  for (let k = 0; k < 60; k++) writers[k % 3]!.doc.getText('t').insert(0, `w${k % 3}:${k};`);
+  writers[0]!.doc.getMap('m').set('last', 'x');
+  await waitFor(() => writers.every((w) => sameState(w.doc, observer.doc)), { what: 'observer received every edit' });
+  const broadcast = Y.encodeStateAsUpdate(observer.doc);
+
+  let closeCodes: Promise<{ code: number; reason: string }> | null = null;
+  if (signal === 'SIGTERM') {
+    const probe = await rawClient(srv.url, docId, await fx.token(owner, docId));
+    closeCodes = probe.closed;
+  }
+  srv.proc.kill(signal);
+  const exitCode = await srv.exited;
+  all.forEach((p) => p.destroy());
+  if (signal === 'SIGTERM') {
+    expect(exitCode).toBe(0);
+    expect((await closeCodes!).code).toBe(CloseCode.SERVICE_RESTART);
+  }
+
+  srv = await spawnServer(fx);
+  const fresh = provider(srv.url, docId, await fx.token(owner, docId));
+  cleanups.push(() => fresh.destroy());
+  await synced(fresh);
+  const expected = new Y.Doc();
+  Y.applyUpdate(expected, broadcast);
+  await waitFor(() => sameState(fresh.doc, expected), { what: 'restarted server serves every broadcast edit' });
+  expect(fresh.doc.getText('t').toString()).toBe(expected.getText('t').toString());
+  expect(fresh.doc.getMap('m').get('last')).toBe('x');
+}
+
+describe('durability across restarts', () => {
+  it('a restarted server serves every edit it broadcast before SIGKILL', () => scenario('SIGKILL'));
+  it('SIGTERM stores everything, closes sockets with 1012 and exits 0', () => scenario('SIGTERM'));
+});

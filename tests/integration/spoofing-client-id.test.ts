@@ -1,0 +1,128 @@
+// A client cannot write under a Yjs client id held by another user's live connection: the write is
+// refused (permission-denied, audited) and never stored or broadcast, so the victim's next edits,
+// which reuse those clocks, are not mistaken for duplicates. The same user reconnecting may take
+// over its own client id.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import type { WebsocketProvider } from 'y-websocket';
+import { encode } from '../../lib/protocol';
+import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
+import { rawConnect, storedDoc, type RawClient } from '../helpers/raw-client';
+
+let fx: Fixture;
+let srv: InProcessServer;
+const open: RawClient[] = [];
+const providers: WebsocketProvider[] = [];
+
+beforeAll(async () => {
+  fx = await createFixture();
+  srv = await startServer(fx);
+});
+afterAll(async () => {
+  for (const c of open) c.close();
+  for (const p of providers) p.destroy();
+  await srv.close();
+  fx.cleanup();
+});
+
+const text = (d: Y.Doc) => d.getText('t').toString();
+
+async function room() {
+  const owner = fx.user();
+  const alice = fx.user({ name: 'Alice' });
+  const mallory = fx.user({ name: 'Mallory' });
+  const docId = fx.doc(owner);
+  fx.grant(docId, alice, 'editor');
+  fx.grant(docId, mallory, 'editor');
+  const aliceP = provider(srv.url, docId, await fx.token(alice, docId));
+  providers.push(aliceP);
+  const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+  open.push(watcher);
+  await Promise.all([synced(aliceP), watcher.synced()]);
+  aliceP.doc.getText('t').insert(0, 'alice-1 ');
+  await waitFor(() => text(watcher.doc) === 'alice-1 ', { what: "Alice's first edit" });
+  return { docId, alice, mallory, aliceP, watcher };
+}
+
+/** A raw client of `user` whose Y.Doc uses `clientId`, synced to the server's state but sending nothing by itself. */
+async function impostor(user: string, docId: string, clientId: number): Promise<RawClient> {
+  const c = await rawConnect(srv.url, docId, { token: await fx.token(user, docId), autoSend: false });
+  open.push(c);
+  await c.synced();
+  // Set after syncing: Yjs picks a fresh id when a remote update touches the doc's own id.
+  c.doc.clientID = clientId;
+  return c;
+}
+
+/** Make a local edit on `c.doc` and return the update it produced. */
+function edit(c: RawClient, f: (t: Y.Text) => void): Uint8Array {
+  let u: Uint8Array | null = null;
+  const h = (x: Uint8Array) => (u = x);
+  c.doc.on('update', h);
+  f(c.doc.getText('t'));
+  c.doc.off('update', h);
+  return u!;
+}
+
+const refusals = (docId: string, actor: string) =>
+  fx.db.prepare<[string, string], { n: number }>("SELECT COUNT(*) AS n FROM audit WHERE doc_id = ? AND actor_id = ? AND action = 'write.refused'").get(docId, actor)!.n;
+
+describe("writing under another user's live client id", () => {
+  it.each(['update', 'sync-step2'] as const)('is refused as %s, never stored or broadcast, and the victim keeps editing', async (kind) => {
+    const r = await room();
+    const aliceId = r.aliceP.doc.clientID;
+    const m = await impostor(r.mallory, r.docId, aliceId);
+    expect(text(m.doc)).toBe('alice-1 ');
+    // The next struct under Alice's id, exactly continuing her clock (no gap to hide behind).
+    const u = edit(m, (t) => t.insert(t.length, 'MALLORY-AS-ALICE'));
+    expect([...Y.parseUpdateMeta(u).from.keys()]).toEqual([aliceId]);
+    m.send(kind === 'update' ? encode.update(u) : encode.syncStep2(u));
+    const denied = await waitFor(() => m.of('auth')[0], { what: 'permission-denied' });
+    expect(denied.reason).toMatch(/client id in use by another user/);
+
+    // Alice's next edit uses the very clocks Mallory tried to take: it must be accepted everywhere.
+    r.aliceP.doc.getText('t').insert(r.aliceP.doc.getText('t').length, 'alice-2');
+    await waitFor(() => text(r.watcher.doc) === 'alice-1 alice-2', { what: "Alice's second edit reaches the watcher" });
+    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
+    expect(text(storedDoc(fx, r.docId))).toBe('alice-1 alice-2');
+    expect(text(r.watcher.doc)).not.toContain('MALLORY');
+    expect(refusals(r.docId, r.mallory)).toBe(1);
+  });
+
+  it("an update mixing the sender's own structs with another user's client id is refused as a whole", async () => {
+    const r = await room();
+    const aliceId = r.aliceP.doc.clientID;
+    const m = await impostor(r.mallory, r.docId, aliceId);
+    const spoof = edit(m, (t) => t.insert(t.length, 'SPOOF'));
+    m.doc.clientID = 424242; // Mallory's "own" id for the second half
+    const own = edit(m, (t) => t.insert(0, 'OWN'));
+    m.send(encode.update(Y.mergeUpdates([spoof, own])));
+    await waitFor(() => m.of('auth')[0], { what: 'permission-denied' });
+    r.aliceP.doc.getText('t').insert(0, 'later ');
+    await waitFor(() => text(r.watcher.doc) === 'later alice-1 ', { what: "Alice's later edit" });
+    await waitFor(() => text(storedDoc(fx, r.docId)) === 'later alice-1 ', { what: "Alice's later edit stored" });
+    expect(text(r.watcher.doc)).not.toMatch(/OWN|SPOOF/);
+  });
+});
+
+describe('the same user reconnecting', () => {
+  it('may take over its own client id from a connection that is still open', async () => {
+    const r = await room();
+    const aliceId = r.aliceP.doc.clientID;
+    // Alice's new socket (e.g. a reconnect before the old one was reaped) with her Y.Doc's id.
+    const again = await impostor(r.alice, r.docId, aliceId);
+    again.send(encode.update(edit(again, (t) => t.insert(t.length, 'from-new-socket'))));
+    await waitFor(() => text(r.watcher.doc) === 'alice-1 from-new-socket', { what: 'the takeover write reaches the watcher' });
+    await waitFor(() => text(storedDoc(fx, r.docId)) === 'alice-1 from-new-socket', { what: 'the takeover write is stored' });
+    expect(again.of('auth')).toEqual([]);
+    expect(refusals(r.docId, r.alice)).toBe(0);
+
+    // Now the id belongs to Alice's new socket: Mallory still cannot take it.
+    const m = await impostor(r.mallory, r.docId, aliceId);
+    m.send(encode.update(edit(m, (t) => t.insert(0, 'NOPE'))));
+    await waitFor(() => m.of('auth')[0], { what: 'permission-denied for Mallory' });
+    again.send(encode.update(edit(again, (t) => t.insert(t.length, '!'))));
+    await waitFor(() => text(r.watcher.doc).endsWith('!'), { what: "Alice's next write" });
+    expect(text(r.watcher.doc)).not.toContain('NOPE');
+  });
+});

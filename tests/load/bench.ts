@@ -1,0 +1,298 @@
+/**
+ * `npm run bench [-- --quick] [--reps N] [--servers a,b] [--scenarios a,b] [--profile tandem] [--out file]`
+ *
+ * Tandem against Hocuspocus 4, the classic y-websocket server and a raw relay, in one run. Every
+ * server runs in its own process pinned to core 0; the load generator (loadgen.ts) runs pinned to
+ * core 1. Prints a table of medians and Tandem's ratios to each peer, checks the issue's targets,
+ * and writes the whole result as JSON (tests/load/results/latest.json unless --out).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { CollabConfigSchema } from '../../lib/config';
+import type { DocSpec, LoadSpec, ScenarioResult, ScenarioSpec } from './scenarios';
+import { createSeed, seedColdDocs, type Seed } from './seed';
+import { ROOT, startServer, type RunningServer, type ServerKind } from './servers';
+import { median } from './stats';
+
+// ---- options --------------------------------------------------------------------------------
+
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(`--${name}`);
+const opt = (name: string, def: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
+};
+const quick = flag('quick');
+const ALL_SERVERS: ServerKind[] = ['tandem', 'tandem-notel', 'hocuspocus', 'y-websocket', 'relay'];
+const servers = opt('servers', ALL_SERVERS.join(',')).split(',') as ServerKind[];
+const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold').split(','));
+const sizes = {
+  reps: Number(opt('reps', quick ? '1' : '3')),
+  idleSockets: Number(opt('idle-sockets', quick ? '500' : '5000')),
+  idleDocs: Number(opt('idle-docs', quick ? '50' : '500')),
+  fanoutReaders: Number(opt('fanout-readers', quick ? '50' : '200')),
+  fanoutRate: Number(opt('fanout-rate', '100')),
+  fanoutMs: Number(opt('fanout-seconds', quick ? '1.5' : '10')) * 1000,
+  tpDocs: Number(opt('tp-docs', '10')),
+  tpClients: Number(opt('tp-clients', '5')),
+  tpInflight: Number(opt('tp-inflight', '8')),
+  tpMs: Number(opt('tp-seconds', quick ? '1.5' : '5')) * 1000,
+  mdDocs: Number(opt('md-docs', quick ? '50' : '250')),
+  mdClients: 4,
+  mdChars: 2,
+  mdMs: Number(opt('md-seconds', quick ? '2' : '15')) * 1000,
+  bigSockets: Number(opt('big-sockets', quick ? '1000' : '10000')),
+  coldUpdates: Number(opt('cold-updates', quick ? '10000' : '100000')),
+  warmupMs: quick ? 400 : 1000,
+};
+const profile = opt('profile', '');
+const outFile = opt('out', join(ROOT, 'tests/load/results/latest.json'));
+/** A run where other processes used more than this share of one core is rerun (up to twice). */
+const BUSY_SHARE = 0.15;
+
+const started = performance.now();
+const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
+
+// The orchestrator shares core 1 with the load generator (it is idle while a scenario runs).
+try {
+  execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' });
+} catch {
+  log('taskset failed: processes are not pinned');
+}
+const hardNofile = Number(execFileSync('bash', ['-c', 'ulimit -Hn']).toString().trim()) || 4096;
+const NOFILE = Math.min(65536, hardNofile);
+
+// ---- telemetry switches (owned by the observability engineer; discovered, not assumed) ---------
+
+const configKeys = new Set(Object.keys(CollabConfigSchema.shape));
+const mainSrc = readFileSync(join(ROOT, 'collab-server/main.ts'), 'utf8');
+const tracingWired = /OTEL_ENABLED/.test(mainSrc) || /tracing|startTracing|NodeSDK/.test(mainSrc);
+const metricsSwitch = ['METRICS_ENABLED', 'METRICS', 'METRICS_DISABLED'].find((k) => configKeys.has(k));
+const telemetryNotes: string[] = [];
+if (!tracingWired) telemetryNotes.push('tracing is NOT wired yet: OTEL_ENABLED is parsed by lib/config.ts but collab-server/main.ts never starts a tracer, so "everything on" has no spans');
+if (!metricsSwitch) telemetryNotes.push('no switch turns metrics off (lib/config.ts has none): "telemetry off" still updates every Prometheus metric; it differs from "everything on" only in OTEL_ENABLED');
+
+/** A local OTLP/HTTP endpoint that accepts and discards spans: the exporter does its real work, nothing is stored. */
+async function startSpanSink(): Promise<{ url: string; requests: () => number; close(): void }> {
+  let n = 0;
+  const s = http.createServer((req, res) => {
+    n++;
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, requests: () => n, close: () => s.close() };
+}
+
+function tandemEnv(kind: ServerKind, sinkUrl: string): Record<string, string> {
+  const on = kind === 'tandem';
+  const env: Record<string, string> = { OTEL_ENABLED: on ? 'true' : 'false' };
+  if (on) {
+    Object.assign(env, {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    });
+  }
+  if (metricsSwitch === 'METRICS_DISABLED') env[metricsSwitch] = on ? 'false' : 'true';
+  else if (metricsSwitch) env[metricsSwitch] = on ? 'true' : 'false';
+  return env;
+}
+
+// ---- documents and tokens --------------------------------------------------------------------
+
+const isTandem = (k: ServerKind) => k === 'tandem' || k === 'tandem-notel';
+
+async function docSpecs(seed: Seed, kind: ServerKind, prefix: string, nDocs: number, clientsPerDoc: number): Promise<DocSpec[]> {
+  const out: DocSpec[] = [];
+  for (let d = 0; d < nDocs; d++) {
+    const id = `${prefix}-${d}`;
+    const tokens: string[] = [];
+    for (let c = 0; c < clientsPerDoc; c++) tokens.push(isTandem(kind) ? await seed.token(c, id) : '');
+    out.push({ id, tokens, freshToken: isTandem(kind) ? await seed.token(clientsPerDoc, id) : '' });
+  }
+  return out;
+}
+
+async function scenarioSpecs(seed: Seed, kind: ServerKind, rep: number): Promise<ScenarioSpec[]> {
+  const s: ScenarioSpec[] = [];
+  const w = sizes.warmupMs;
+  // RSS is measured on a fresh process, before any traffic: idle first, and in the first rep only.
+  if (rep === 0 && scenarios.has('idle')) s.push({ kind: 'idle', label: 'idle', docs: await docSpecs(seed, kind, 'idle', sizes.idleDocs, sizes.idleSockets / sizes.idleDocs), holdMs: quick ? 300 : 2000 });
+  if (scenarios.has('fanout')) s.push({ kind: 'fanout', label: 'fanout', docs: await docSpecs(seed, kind, `fo${rep}`, 1, sizes.fanoutReaders + 1), rate: sizes.fanoutRate, warmupMs: w, durationMs: sizes.fanoutMs });
+  if (scenarios.has('throughput')) s.push({ kind: 'throughput', label: 'throughput', docs: await docSpecs(seed, kind, `tp${rep}`, sizes.tpDocs, sizes.tpClients), inflight: sizes.tpInflight, warmupMs: w, durationMs: sizes.tpMs });
+  // Many docs runs once (a 15 s window averages well); see BENCHMARKS.md.
+  if (rep === 0 && scenarios.has('manydocs')) s.push({ kind: 'manydocs', label: 'manydocs', docs: await docSpecs(seed, kind, 'md', sizes.mdDocs, sizes.mdClients), charsPerSec: sizes.mdChars, warmupMs: Math.max(w, 600), durationMs: sizes.mdMs });
+  return s;
+}
+
+function allDocIds(): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i < sizes.idleDocs; i++) ids.push(`idle-${i}`);
+  for (let r = 0; r < sizes.reps + 3; r++) {
+    ids.push(`fo${r}-0`);
+    for (let i = 0; i < sizes.tpDocs; i++) ids.push(`tp${r}-${i}`);
+  }
+  for (let i = 0; i < sizes.mdDocs; i++) ids.push(`md-${i}`);
+  for (let i = 0; i < Math.ceil(sizes.bigSockets / 10); i++) ids.push(`big-${i}`);
+  return ids;
+}
+
+// ---- running ----------------------------------------------------------------------------------
+
+async function runLoadgen(target: RunningServer['target'], list: ScenarioSpec[], work: string, tag: string): Promise<ScenarioResult[]> {
+  const spec: LoadSpec = { target, localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], connectConcurrency: 128, scenarios: list };
+  const file = join(work, `spec-${tag}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  const cmd = `ulimit -n ${NOFILE} && exec taskset -c 1 ${process.execPath} --max-old-space-size=4096 --import tsx tests/load/loadgen.ts ${file}`;
+  const proc = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const results: ScenarioResult[] = [];
+  let buf = '';
+  proc.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.startsWith('RESULT ')) results.push(JSON.parse(line.slice(7)));
+    }
+  });
+  const code = await new Promise<number | null>((r) => proc.on('exit', r));
+  if (code !== 0) log(`loadgen exited with ${code}`);
+  return results;
+}
+
+type Rec = ScenarioResult & { rep: number; reruns: number; fatal?: string; serverErrors?: string[] };
+const records: Rec[] = [];
+const sinkHolder: { url: string } = { url: '' };
+
+async function withServer<T>(kind: ServerKind, seed: Seed, work: string, tag: string, fn: (s: RunningServer) => Promise<T>, dataDir?: string): Promise<{ value: T; serverOutput: string[] }> {
+  const nodeFlags = profile && (profile === kind || profile === 'all') ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'tests/load/results/profiles')}`, `--cpu-prof-name=${kind}-${tag}.cpuprofile`] : [];
+  const tandem = isTandem(kind) ? { dataDir: dataDir ?? seed.dataDir(`data-${tag}`), env: tandemEnv(kind, sinkHolder.url) } : undefined;
+  const s = await startServer(kind, { core: 0, nofile: NOFILE, nodeFlags }, tandem);
+  try {
+    return { value: await fn(s), serverOutput: s.output };
+  } finally {
+    const code = await s.stop();
+    if (code !== 0 && code !== null) log(`${kind} exited with ${code}`);
+  }
+}
+
+function serverErrors(output: string[]): string[] {
+  return output.filter((l) => /error|exception|warn/i.test(l)).slice(0, 10);
+}
+
+async function runUnit(kind: ServerKind, rep: number, list: ScenarioSpec[], seed: Seed, work: string, attempt = 0): Promise<void> {
+  const tag = `${kind}-r${rep}-a${attempt}`;
+  log(`${kind} rep ${rep + 1}${attempt ? ` (rerun ${attempt}: machine was busy)` : ''}: ${list.map((s) => s.label).join(', ')}`);
+  const { value: res, serverOutput } = await withServer(kind, seed, work, tag, (s) => runLoadgen(s.target, list, work, tag));
+  const busy: ScenarioSpec[] = [];
+  for (const r of res) {
+    const spec = list.find((s) => s.label === r.label)!;
+    const share = r.cpu ? r.cpu.otherSec / r.cpu.wallSec : 0;
+    if (share > BUSY_SHARE && attempt < 2) {
+      log(`  ${r.label}: other processes used ${(share * 100).toFixed(0)}% of a core: rerunning`);
+      busy.push(spec);
+      continue;
+    }
+    records.push({ ...r, rep, reruns: attempt, serverErrors: serverErrors(serverOutput) });
+    summarizeLine(r);
+  }
+  if (busy.length) await runUnit(kind, rep, busy, seed, work, attempt + 1);
+}
+
+function summarizeLine(r: ScenarioResult & { fatal?: string }): void {
+  if (r.fatal) return log(`  ${r.label}: FAILED ${r.fatal.split('\n')[0]}`);
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  const util = (x: number) => f((x / r.cpu.wallSec) * 100, 0);
+  log(
+    `  ${r.label}: ${r.sockets} sockets, upd/s ${f(r.updatesPerSec, 0)}, del/s ${f(r.deliveriesPerSec, 0)}, p50 ${f(r.latencyMs.p50, 2)} p99 ${f(r.latencyMs.p99, 2)} max ${f(r.latencyMs.max, 1)} ms, ` +
+      `cpu server ${util(r.cpu.serverSec)}% loadgen ${util(r.cpu.loadgenSec)}% other ${util(r.cpu.otherSec)}%` +
+      (r.rssPerSocketKb !== undefined ? `, RSS/socket ${f(r.rssPerSocketKb, 1)} KB` : '') +
+      `, converged ${r.converged.replicasOk && r.converged.missingDeliveries === 0 ? 'yes' : 'NO'} (${r.converged.replicasChecked} replicas, fresh ${r.converged.freshSync})` +
+      (r.errors.length ? `, ${r.errors.length} errors: ${r.errors[0]}` : ''),
+  );
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+const work = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
+mkdirSync(join(ROOT, 'tests/load/results'), { recursive: true });
+const sink = await startSpanSink();
+sinkHolder.url = sink.url;
+const extra: Record<string, unknown> = {};
+try {
+  log(`work dir ${work}; ${quick ? 'QUICK' : 'full'} run; servers ${servers.join(', ')}; nofile ${NOFILE}`);
+  for (const n of telemetryNotes) log(`note: ${n}`);
+  const seed = await createSeed(work);
+  seed.addDocs(allDocIds());
+
+  for (let rep = 0; rep < sizes.reps; rep++) {
+    // Rotate the order each repetition so drift over the run does not favour one server.
+    const order = servers.map((_, i) => servers[(i + rep) % servers.length]!);
+    for (const kind of order) {
+      const list = await scenarioSpecs(seed, kind, rep);
+      if (list.length) await runUnit(kind, rep, list, seed, work);
+    }
+  }
+
+  // 10,000 synced sockets on one core (Tandem, everything on), in a fresh process.
+  if (scenarios.has('big') && servers.includes('tandem')) {
+    const docs = await docSpecs(seed, 'tandem', 'big', Math.ceil(sizes.bigSockets / 10), 10);
+    await runUnit('tandem', 0, [{ kind: 'idle', label: 'big', docs, holdMs: quick ? 300 : 5000 }], seed, work);
+  }
+
+  // Cold load (Tandem only): the stored log as written, compacted, and with compaction tails.
+  if (scenarios.has('cold') && servers.includes('tandem')) {
+    const dir = seed.dataDir('data-cold');
+    const tails = [100, 500, 2000].filter((k) => k < sizes.coldUpdates);
+    const cold = seedColdDocs(dir, sizes.coldUpdates, tails);
+    extra.coldSeed = { updates: sizes.coldUpdates, genMs: cold.genMs, foldMs: cold.foldMs, docs: cold.docs };
+    log(`cold: seeded ${sizes.coldUpdates} updates (${cold.genMs.toFixed(0)} ms to generate, ${cold.foldMs.toFixed(0)} ms to fold in-process)`);
+    const docs: DocSpec[] = [];
+    for (const d of cold.docs) docs.push({ id: d.id, tokens: [], freshToken: await seed.token(0, d.id), expectChars: d.expectChars });
+    const { value } = await withServer(
+      'tandem',
+      seed,
+      work,
+      'cold',
+      async (s) => {
+        const first = await runLoadgen(s.target, [{ kind: 'coldsync', label: 'cold', docs }], work, 'cold1');
+        // The raw document unloads when its socket leaves, and Tandem compacts it on unload:
+        // wait for its snapshot, then load it again from what Tandem itself wrote.
+        const { openSqlite } = await import('../../collab-server/persistence/sqlite');
+        const db = openSqlite(join(dir, 'tandem.db'));
+        const sel = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM doc_snapshots WHERE doc_id = 'cold-raw'");
+        const deadline = Date.now() + 60_000;
+        while (sel.get()!.n === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        db.close();
+        const again = await runLoadgen(s.target, [{ kind: 'coldsync', label: 'cold-recompacted', docs: [docs[0]!] }], work, 'cold2');
+        return [...first, ...again];
+      },
+      dir,
+    );
+    for (const r of value) {
+      records.push({ ...r, rep: 0, reruns: 0 });
+      for (const c of r.cold ?? []) log(`  ${r.label} ${c.doc}: first sync ${c.firstSyncMs.toFixed(1)} ms, ${c.chars} chars${c.ok ? '' : ' (WRONG)'}`);
+    }
+  }
+} finally {
+  sink.close();
+  extra.spanSinkRequests = sink.requests();
+  rmSync(work, { recursive: true, force: true });
+}
+
+// ---- report -------------------------------------------------------------------------------------
+
+const { report, summary } = await import('./report');
+const out = report(records, { servers, sizes, quick, telemetryNotes, extra });
+process.stdout.write(out.text);
+const machine = { cpus: cpus().length, model: cpus()[0]?.model, memGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() };
+writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`, machine, sizes, quick, telemetryNotes, extra, summary: summary(records, servers), targets: out.targets, records }, null, 2));
+log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; JSON written to ${outFile}`);
