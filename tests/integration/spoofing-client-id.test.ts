@@ -107,8 +107,22 @@ describe("writing under another user's live client id", () => {
 
 describe('the same user reconnecting', () => {
   it('may take over its own client id from a connection that is still open', async () => {
-    const r = await room();
-    const aliceId = r.aliceP.doc.clientID;
+    const owner = fx.user();
+    const alice = fx.user({ name: 'Alice' });
+    const mallory = fx.user({ name: 'Mallory' });
+    const docId = fx.doc(owner);
+    fx.grant(docId, alice, 'editor');
+    fx.grant(docId, mallory, 'editor');
+    // Alice's first socket is a raw client: a stock provider that saw its own id used elsewhere
+    // would (rightly) switch to a fresh id, which is not what this test is about.
+    const first = await rawConnect(srv.url, docId, { token: await fx.token(alice, docId) });
+    const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+    open.push(first, watcher);
+    await Promise.all([first.synced(), watcher.synced()]);
+    first.doc.getText('t').insert(0, 'alice-1 ');
+    await waitFor(() => text(watcher.doc) === 'alice-1 ', { what: "Alice's first edit" });
+    const r = { docId, alice, mallory, watcher };
+    const aliceId = first.doc.clientID;
     // Alice's new socket (e.g. a reconnect before the old one was reaped) with her Y.Doc's id.
     const again = await impostor(r.alice, r.docId, aliceId);
     again.send(encode.update(edit(again, (t) => t.insert(t.length, 'from-new-socket'))));
