@@ -257,7 +257,8 @@ export class LiveDoc {
     let exemplar: Record<string, string> | undefined;
     for (const p of batch) {
       const seconds = (done - p.receivedAt) / 1000;
-      if (p.span?.isRecording()) {
+      // Sampled spans only: an exemplar must point at a trace the backend has.
+      if (p.span && (p.span.spanContext().traceFlags & 1) === 1) {
         exemplar = { [EXEMPLAR_TRACE_ID]: p.span.spanContext().traceId };
         metrics.updateLatency.observe({ value: seconds, exemplarLabels: exemplar });
       } else metrics.updateLatency.observe(seconds);
@@ -276,8 +277,10 @@ export class LiveDoc {
    * forwarded (TRACE_CONTEXT, server → client) to the clients that speak it, so the receiving
    * browser's render span joins the same trace.
    */
-  private traceBatch(batch: Pending[], t0: number, t1: number, t2: number) {
+  private traceBatch(batch: Pending[], p0: number, p1: number, p2: number) {
     const tracer = this.deps.tracer!;
+    // Epoch ms: the SDK corrects performance.now() values per span, which would skew siblings.
+    const [t0, t1, t2] = [p0, p1, p2].map((t) => performance.timeOrigin + t) as [number, number, number];
     const frames: (Uint8Array | undefined)[] = [];
     const spans: (Span | undefined)[] = [];
     let any = false;
@@ -309,9 +312,9 @@ export class LiveDoc {
       // The frame each recipient got: [0][2][varUint n][n bytes].
       const bytes = 2 + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4) + n;
       b.setAttributes({ [Attr.FANOUT_COUNT]: t.counts[i]!, [Attr.FANOUT_BYTES]: bytes, [Attr.FANOUT_TOTAL_BYTES]: bytes * t.counts[i]! });
-      b.end(done);
+      b.end(performance.timeOrigin + done);
       batch[i]!.span!.setAttribute(Attr.FANOUT_COUNT, t.counts[i]!);
-      batch[i]!.span!.end(done);
+      batch[i]!.span!.end();
     }
   }
 
