@@ -157,8 +157,14 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
     };
   }, [editor]);
 
+  const [offlineReady, setOfflineReady] = useState(false);
   useEffect(() => {
-    void cacheForOffline();
+    let live = true;
+    // Only online: offline, the page already came from the cache.
+    if (navigator.onLine) void cacheForOffline().then((ok) => live && setOfflineReady(ok));
+    return () => {
+      live = false;
+    };
   }, []);
 
   const banner = closed ? (
@@ -175,8 +181,17 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
     ) : closed.code === CloseCode.FORBIDDEN ? (
       <div className="banner banner-error" role="alert" data-testid="banner-4403">
         <div>
-          <strong>You no longer have access to this document.</strong>
-          {closed.reason ? `The server said: ${closed.reason}. ` : ''}Ask its owner to share it with you again.
+          {/administrator/i.test(closed.reason) ? (
+            <>
+              <strong>An administrator ended your session.</strong>
+              You were disconnected by an administrator. Reload the page to reconnect if you still have access.
+            </>
+          ) : (
+            <>
+              <strong>You no longer have access to this document.</strong>
+              {closed.reason ? `The server said: ${closed.reason}. ` : ''}Ask its owner to share it with you again.
+            </>
+          )}
         </div>
         <Link className="btn btn-sm" href="/">
           Documents
@@ -224,7 +239,11 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
           </span>
           <span>
             {role === 'viewer' ? 'Viewer' : role === 'editor' ? 'Editor' : 'Owner'}
-            {doc.lastEditAt ? ` · opened ${new Date(doc.lastEditAt).toLocaleDateString()}` : ''}
+            {offlineReady && (
+              <span data-testid="offline-ready" title="This document opens and keeps your edits without a network">
+                {' · available offline'}
+              </span>
+            )}
           </span>
         </div>
       </main>

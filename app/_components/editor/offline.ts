@@ -9,9 +9,10 @@ export const PAGE_CACHE = 'tandem-pages-v1';
 export const STATIC_CACHE = 'tandem-static-v1';
 
 /** Register the service worker and cache this page plus the scripts and styles it loaded. */
-export async function cacheForOffline(): Promise<void> {
-  if (process.env.NODE_ENV !== 'production') return; // dev server chunks change on every edit
-  if (!('serviceWorker' in navigator) || !('caches' in window)) return;
+/** Resolves true when this page can be reloaded without a network. */
+export async function cacheForOffline(): Promise<boolean> {
+  if (process.env.NODE_ENV !== 'production') return false; // dev server chunks change on every edit
+  if (!('serviceWorker' in navigator) || !('caches' in window)) return false;
   try {
     await navigator.serviceWorker.register('/sw.js', { scope: '/' });
     const pages = await caches.open(PAGE_CACHE);
@@ -29,7 +30,10 @@ export async function cacheForOffline(): Promise<void> {
         if (!(await statics.match(u))) await statics.add(u);
       }),
     );
+    await navigator.serviceWorker.ready;
+    return true;
   } catch (err) {
     console.warn('offline cache unavailable', err);
+    return false;
   }
 }
