@@ -158,7 +158,7 @@ export class RawClient {
   }
 
   /** Wait for the server's sync step 2 (we hold the document as it was). */
-  synced(timeout = 10_000): Promise<true> {
+  synced(timeout = 10_000): Promise<boolean> {
     return waitFor(() => this.received.some((r) => r.msg.kind === 'sync-step2'), { timeout, what: 'raw client synced' });
   }
 
