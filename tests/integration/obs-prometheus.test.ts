@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import type { WebsocketProvider } from 'y-websocket';
 import { createFixture, provider, spawnServer, synced, waitFor, type ChildServer, type Fixture } from '../helpers/fixture';
-import { startPrometheus, type PrometheusProc } from '../helpers/prometheus';
+import { startPrometheus, type PrometheusProc } from '../helpers/obs-prometheus';
 
 let fx: Fixture;
 let srv: ChildServer;
