@@ -24,6 +24,8 @@ export interface ConnectionDeps {
   log: Logger;
   sendBufferCap: number;
   preauth: { maxFrames: number; maxBytes: number };
+  /** Inbound message token bucket. */
+  rate: { perSec: number; burst: number };
 }
 
 let nextId = 1;
@@ -52,13 +54,28 @@ export class Connection {
   private preauthQueue: Uint8Array[] | null = [];
   private preauthBytes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
+  private tokens: number;
+  private tokensAt = performance.now();
 
   constructor(
     readonly ws: WebSocket,
     readonly docId: string,
     readonly remoteAddress: string,
     private readonly deps: ConnectionDeps,
-  ) {}
+  ) {
+    this.tokens = deps.rate.burst;
+  }
+
+  /** Take one message from the rate bucket; false when the client is over its rate. */
+  takeMessageToken(): boolean {
+    const now = performance.now();
+    const { perSec, burst } = this.deps.rate;
+    this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * perSec) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
 
   get userId(): string {
     return this.identity?.userId ?? '';

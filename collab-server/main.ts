@@ -58,6 +58,12 @@ async function main(): Promise<void> {
     shutdownTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS,
     allowedOrigins: cfg.ALLOWED_ORIGINS,
     preauth: { maxFrames: cfg.PREAUTH_MAX_FRAMES, maxBytes: cfg.PREAUTH_MAX_BYTES, timeoutMs: cfg.PREAUTH_TIMEOUT_MS },
+    limits: {
+      messagesPerSec: cfg.MESSAGE_RATE_PER_SEC,
+      messageBurst: cfg.MESSAGE_BURST,
+      connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER,
+      connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
+    },
     onRefusedWrite: (conn, reason) => {
       try {
         audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason } });

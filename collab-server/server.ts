@@ -34,6 +34,8 @@ export interface CollabServerOptions {
   shutdownTimeoutMs: number;
   allowedOrigins: string[];
   preauth: { maxFrames: number; maxBytes: number; timeoutMs: number };
+  /** Per-connection inbound message rate, and concurrent sockets per user / per IP (0 = no limit). */
+  limits?: { messagesPerSec: number; messageBurst: number; connectionsPerUser: number; connectionsPerIp: number };
   /** Called for every refused write (the app's audit log records them). */
   onRefusedWrite?: (conn: Connection, reason: string) => void;
   /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
@@ -62,6 +64,15 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     tracer: o.tracer,
   });
   const connections = new Set<Connection>();
+  const limits = o.limits ?? { messagesPerSec: 2000, messageBurst: 10_000, connectionsPerUser: 0, connectionsPerIp: 0 };
+  const perIp = new Map<string, number>();
+  const perUser = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string, d: number) => {
+    const n = (m.get(k) ?? 0) + d;
+    if (n <= 0) m.delete(k);
+    else m.set(k, n);
+    return n;
+  };
   let stopping = false;
 
   const handleFrame = createMessageHandler({
@@ -194,8 +205,18 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
-    const conn = new Connection(ws, docId, ip, { metrics, log, sendBufferCap: o.sendBufferCap, preauth: o.preauth });
+    const conn = new Connection(ws, docId, ip, {
+      metrics,
+      log,
+      sendBufferCap: o.sendBufferCap,
+      preauth: o.preauth,
+      rate: { perSec: limits.messagesPerSec, burst: limits.messageBurst },
+    });
     connections.add(conn);
+    if (bump(perIp, ip, 1) > limits.connectionsPerIp && limits.connectionsPerIp > 0) {
+      metrics.rateLimited.inc({ limit: 'connections-per-ip' });
+      conn.close(CloseCode.RATE_LIMITED, 'too many connections from this address');
+    }
     metrics.openSockets.inc();
     metrics.connectionsOpened.inc();
 
@@ -214,6 +235,11 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         conn.close(CloseCode.UNSUPPORTED_DATA, 'text frames are not part of the protocol');
         return;
       }
+      if (!conn.takeMessageToken()) {
+        metrics.rateLimited.inc({ limit: 'messages' });
+        conn.close(CloseCode.RATE_LIMITED, 'too many messages: slow down and reconnect');
+        return;
+      }
       const bytes = data as Buffer;
       if (conn.authorized) handleFrame(conn, conn.doc!, bytes);
       else if (!conn.enqueuePreauth(bytes)) conn.close(CloseCode.POLICY_VIOLATION, 'too much data before authorization');
@@ -224,6 +250,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
+      bump(perIp, ip, -1);
+      if (conn.identity) bump(perUser, conn.identity.userId, -1);
       const doc = conn.doc;
       if (doc) {
         doc.removeConnection(conn);
@@ -266,6 +294,10 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     const identity = await o.auth.authenticate(token, conn.docId);
     if (conn.closed) return;
     conn.identity = identity;
+    if (bump(perUser, identity.userId, 1) > limits.connectionsPerUser && limits.connectionsPerUser > 0) {
+      metrics.rateLimited.inc({ limit: 'connections-per-user' });
+      throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections for this user');
+    }
     conn.armExpiry(identity.expiresAt);
     let doc = await registry.open(conn.docId);
     // The last connection may have left (and the doc begun unloading) while we waited.

@@ -201,6 +201,14 @@ export class CollabClient extends ObservableV2<Events> {
       this.provider.connect();
       return;
     }
+    if (code === CloseCode.RATE_LIMITED) {
+      // Over a rate limit: back off for a while, then resume (local edits wait in the Y.Doc).
+      this.setStatus({ state: 'reconnecting', retryInMs: 5000 });
+      setTimeout(() => {
+        if (!this.destroyed) this.provider.connect();
+      }, 5000);
+      return;
+    }
     this.closedInfo = { code, reason, permanent: true };
     this.setStatus({ state: 'closed' });
     this.emit('closed', [this.closedInfo]);

@@ -45,6 +45,14 @@ export const CollabConfigSchema = z.object({
   PREAUTH_MAX_FRAMES: int(64),
   PREAUTH_MAX_BYTES: int(2 * 1024 * 1024),
   PREAUTH_TIMEOUT_MS: int(10_000),
+  /** Sustained inbound messages per second per connection (token bucket); beyond it: close 4429. */
+  MESSAGE_RATE_PER_SEC: int(2000),
+  /** Burst size of that bucket (a reconnect's sync handshake or a paste arrives in a burst). */
+  MESSAGE_BURST: int(10_000),
+  /** Concurrent sockets per user (0 = no limit); beyond it the upgrade gets 4429. */
+  MAX_CONNECTIONS_PER_USER: int(0),
+  /** Concurrent sockets per client IP (0 = no limit; behind a proxy every client shares its IP). */
+  MAX_CONNECTIONS_PER_IP: int(0),
   /** How often the ACL change feed is polled (SQLite); bounds how fast a revocation takes effect. */
   ACL_POLL_MS: int(200),
   /** Allow tokenless connections (development only: every connection is an anonymous editor). */
