@@ -35,7 +35,7 @@ describe('rate limits', () => {
     cleanups.push(() => fx.cleanup(), () => srv.close());
     const owner = fx.user();
     const docId = fx.doc(owner);
-    const socks = [];
+    const socks: Awaited<ReturnType<typeof rawClient>>[] = [];
     for (let i = 0; i < 2; i++) socks.push(await rawClient(srv.url, docId, await fx.token(owner, docId)));
     cleanups.push(() => socks.forEach((s) => s.ws.terminate()));
     await waitFor(() => socks.every((s) => s.received.length > 0));
