@@ -186,9 +186,17 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
     const span = o.tracer?.startSpan(SpanName.WS_UPGRADE, { kind: SpanKind.SERVER, attributes: { [Attr.CLIENT_ADDRESS]: req.socket.remoteAddress ?? '' } }, ROOT_CONTEXT);
     if (stopping) return refuseUpgrade(socket, 503, 'server restarting', span);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    // The last path segment is the document, so the server can sit behind a path prefix.
-    const docId = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+    let url: URL;
+    let docId: string;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+      // The last path segment is the document, so the server can sit behind a path prefix.
+      docId = decodeURIComponent(url.pathname.split('/').pop() ?? '');
+    } catch {
+      // Both throw on hostile paths ("//a:99999/x", "/%E0%A4%A"); uncaught in this handler that
+      // took the whole process down. refuseUpgrade logs and counts it.
+      return refuseUpgrade(socket, 400, 'bad document id', span);
+    }
     span?.setAttribute(Attr.DOC_ID, docId);
     if (!isDocId(docId)) return refuseUpgrade(socket, 400, 'bad document id', span);
     const origin = req.headers.origin;
