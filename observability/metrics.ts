@@ -94,3 +94,26 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
 }
 
 export type CollabMetrics = ReturnType<typeof createCollabMetrics>;
+
+/**
+ * The Next.js app's metrics (served at the app's /metrics). Process metrics are prefixed
+ * `tandem_app_` so one Prometheus can scrape the app and collab-server side by side.
+ */
+export function createAppMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  const m = {
+    registry,
+    requestErrors: new Counter({
+      name: 'tandem_app_request_errors_total',
+      help: 'Errors thrown while serving a request, by Next.js route type (render, route, action, middleware)',
+      labelNames: ['route_type'] as const,
+      registers: [registry],
+    }),
+    metricsScrapes: new Counter({ name: 'tandem_app_metrics_scrapes_total', help: 'Requests to the app /metrics endpoint', registers: [registry] }),
+  };
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tandem_app_', eventLoopMonitoringPrecision: 20 });
+  return m;
+}
+
+export type AppMetrics = ReturnType<typeof createAppMetrics>;

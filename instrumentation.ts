@@ -1,0 +1,16 @@
+/**
+ * Next.js instrumentation hook (a thin shim): tracing and metrics for the app's Node runtime live
+ * in observability/next.ts. See README "See it in Grafana".
+ */
+export async function register(): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  const { registerNodeTelemetry } = await import('./observability/next');
+  await registerNodeTelemetry();
+}
+
+/** Called by Next.js for errors thrown while rendering or handling a request. */
+export async function onRequestError(_err: unknown, _request: unknown, context: { routeType?: string }): Promise<void> {
+  if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  const { recordRequestError } = await import('./observability/next');
+  recordRequestError(context.routeType);
+}
