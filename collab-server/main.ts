@@ -14,6 +14,7 @@ import { createOpenAclStore, createSqliteAclStore } from './acl-store';
 import { createSqliteAuditSink } from './audit';
 import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
 import { createSqliteDocStore, openSqlite } from './persistence/sqlite';
+import { createPostgresDocStore } from './persistence/postgres';
 import { createCollabServer } from './server';
 
 async function main(): Promise<void> {
@@ -28,7 +29,9 @@ async function main(): Promise<void> {
   const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance });
   const dataDir = resolve(cfg.DATA_DIR);
   const db = openSqlite(join(dataDir, 'tandem.db'), cfg.SQLITE_SYNCHRONOUS);
-  const store = createSqliteDocStore(db);
+  const store = cfg.DATABASE_URL
+    ? await createPostgresDocStore({ connectionString: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA })
+    : createSqliteDocStore(db);
   const audit = createSqliteAuditSink(db);
 
   const acl = cfg.ALLOW_ANONYMOUS ? createOpenAclStore() : createSqliteAclStore(db, cfg.ACL_POLL_MS);
@@ -85,6 +88,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await server.close();
     await tracing.shutdown();
+    await store.close();
     db.close();
     log.info('stopped');
     log.flush?.();

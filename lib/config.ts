@@ -35,6 +35,10 @@ export const CollabConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000),
   /** SQLite `synchronous` in WAL mode: NORMAL survives process crashes; FULL also power loss. */
   SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+  /** postgres://… to keep the update log and snapshots in PostgreSQL instead of SQLite. */
+  DATABASE_URL: z.string().optional(),
+  /** Schema for Tandem's tables in that database. */
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('tandem'),
   /** Comma-separated Origins allowed to open sockets; empty allows any (and non-browser clients). */
   ALLOWED_ORIGINS: list,
   /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */

@@ -1,22 +1,30 @@
 // Every edit the server has broadcast survives the server being killed (SIGKILL) or stopped (SIGTERM).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import * as Y from 'yjs';
 import type { WebsocketProvider } from 'y-websocket';
 import { createFixture, provider, sameState, spawnServer, synced, waitFor, type ChildServer, type Fixture } from '../helpers/fixture';
 import { rawClient } from '../helpers/raw';
 import { CloseCode } from '../../lib/close-codes';
 
+const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const cleanups: (() => void | Promise<void>)[] = [];
+afterAll(async () => {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  await c.query(`DROP SCHEMA IF EXISTS "dur_${process.pid}" CASCADE`);
+  await c.end();
+});
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function scenario(signal: 'SIGKILL' | 'SIGTERM') {
+async function scenario(signal: 'SIGKILL' | 'SIGTERM', env: Record<string, string> = {}) {
   const fx: Fixture = await createFixture();
   cleanups.push(() => fx.cleanup());
   const owner = fx.user();
   const docId = fx.doc(owner);
-  let srv: ChildServer = await spawnServer(fx);
+  let srv: ChildServer = await spawnServer(fx, env);
   cleanups.push(() => void srv.proc.kill('SIGKILL'));
 
   const writers: WebsocketProvider[] = [];
@@ -45,7 +53,7 @@ async function scenario(signal: 'SIGKILL' | 'SIGTERM') {
     expect((await closeCodes!).code).toBe(CloseCode.SERVICE_RESTART);
   }
 
-  srv = await spawnServer(fx);
+  srv = await spawnServer(fx, env);
   const fresh = provider(srv.url, docId, await fx.token(owner, docId));
   cleanups.push(() => fresh.destroy());
   await synced(fresh);
@@ -54,9 +62,21 @@ async function scenario(signal: 'SIGKILL' | 'SIGTERM') {
   await waitFor(() => sameState(fresh.doc, expected), { what: 'restarted server serves every broadcast edit' });
   expect(fresh.doc.getText('t').toString()).toBe(expected.getText('t').toString());
   expect(fresh.doc.getMap('m').get('last')).toBe('x');
+  if (env.DATABASE_URL) {
+    // The log really lives in PostgreSQL, not in the SQLite file.
+    expect(fx.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc_id = ?').get(docId)).toEqual({ n: 0 });
+    const c = new pg.Client({ connectionString: env.DATABASE_URL });
+    await c.connect();
+    const r = await c.query(`SELECT (SELECT COUNT(*) FROM "${env.DATABASE_SCHEMA}".doc_updates WHERE doc_id = $1) + (SELECT COUNT(*) FROM "${env.DATABASE_SCHEMA}".doc_snapshots WHERE doc_id = $1) AS n`, [docId]);
+    await c.end();
+    expect(Number(r.rows[0].n)).toBeGreaterThan(0);
+  }
 }
 
 describe('durability across restarts', () => {
   it('a restarted server serves every edit it broadcast before SIGKILL', () => scenario('SIGKILL'));
   it('SIGTERM stores everything, closes sockets with 1012 and exits 0', () => scenario('SIGTERM'));
+  // The same promise with the update log in PostgreSQL (this run's own schema).
+  it('with the update log in PostgreSQL, SIGKILL loses no broadcast edit', () =>
+    scenario('SIGKILL', { DATABASE_URL: PG_URL, DATABASE_SCHEMA: `dur_${process.pid}` }));
 });
