@@ -89,7 +89,7 @@ export interface ColdDoc {
  * snapshot (fully compacted), and as snapshot + a tail of k updates for each k in `tails` (what
  * COMPACT_AFTER_UPDATES = k leaves behind at worst).
  */
-export function seedColdDocs(dir: string, n: number, tails: number[]): { docs: ColdDoc[]; genMs: number; foldMs: number } {
+export function seedColdDocs(dir: string, n: number, tails: number[], copies: number): { docs: ColdDoc[]; genMs: number; foldMs: number } {
   const t0 = performance.now();
   const rand = prng(42);
   const doc = new Y.Doc();
@@ -118,19 +118,26 @@ export function seedColdDocs(dir: string, n: number, tails: number[]): { docs: C
 
   const db = openSqlite(join(dir, 'tandem.db'));
   const now = Date.now();
-  const docs: ColdDoc[] = [{ id: 'cold-raw', what: `${n} updates, never compacted`, expectChars }];
-  docs.push({ id: 'cold-snap', what: 'one snapshot (fully compacted)', expectChars });
-  for (const k of tails) docs.push({ id: `cold-tail-${k}`, what: `snapshot + ${k} updates (COMPACT_AFTER_UPDATES=${k}, worst case)`, expectChars });
+  // Each shape is stored `copies` times: a document can be loaded cold only once per process
+  // (Tandem compacts it when it unloads), so repeated measurements need separate documents.
+  const docs: ColdDoc[] = [];
+  for (let c = 1; c <= copies; c++) {
+    docs.push({ id: `cold-raw-${c}`, what: `${n} updates, never compacted`, expectChars });
+    docs.push({ id: `cold-snap-${c}`, what: 'one snapshot (fully compacted)', expectChars });
+    for (const k of tails) docs.push({ id: `cold-tail-${k}-${c}`, what: `snapshot + ${k} updates (COMPACT_AFTER_UPDATES=${k}, worst case)`, expectChars });
+  }
   const ins = db.prepare('INSERT INTO doc_updates (doc_id, seq, data) VALUES (?, ?, ?)');
   const snap = db.prepare('INSERT INTO doc_snapshots (doc_id, upto_seq, data, updated_at) VALUES (?, ?, ?, ?)');
   const insDoc = db.prepare("INSERT OR IGNORE INTO docs (id, title, owner_id, general_access, acl_version, created_at, updated_at) VALUES (?, 'Cold', ?, 'editor', 1, ?, ?)");
   db.transaction(() => {
     for (const d of docs) insDoc.run(d.id, userId(0), now, now);
-    for (let i = 0; i < n; i++) ins.run('cold-raw', i + 1, updates[i]!);
-    snap.run('cold-snap', n, full, now);
-    for (const k of tails) {
-      snap.run(`cold-tail-${k}`, n - k, snapshots.get(k)!, now);
-      for (let i = n - k; i < n; i++) ins.run(`cold-tail-${k}`, i + 1, updates[i]!);
+    for (let c = 1; c <= copies; c++) {
+      for (let i = 0; i < n; i++) ins.run(`cold-raw-${c}`, i + 1, updates[i]!);
+      snap.run(`cold-snap-${c}`, n, full, now);
+      for (const k of tails) {
+        snap.run(`cold-tail-${k}-${c}`, n - k, snapshots.get(k)!, now);
+        for (let i = n - k; i < n; i++) ins.run(`cold-tail-${k}-${c}`, i + 1, updates[i]!);
+      }
     }
   })();
   db.close();

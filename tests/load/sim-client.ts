@@ -8,7 +8,9 @@
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { Samples } from './stats';
-import { encodeRun, framePrefix, hocusAuthFrame, readInbound, syncFrame, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, type Framing } from './wire';
+import { encodeRun, framePrefix, hocusAuthFrame, oneCharFrame, readInbound, syncFrame, updateEnds, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, type Framing } from './wire';
+
+const slowEnds = (u: Uint8Array) => Y.parseUpdateMeta(u).to;
 
 export interface ServerTarget {
   name: string;
@@ -214,8 +216,10 @@ export class SimClient {
     const u = m.payload;
     if (u.length === 2 && u[0] === 0 && u[1] === 0) return;
     if (this.received) this.received.push(u.slice());
-    const meta = Y.parseUpdateMeta(u);
-    for (const [client, to] of meta.to) if (client !== this.clientId) this.run.deliver(this, client, to, now);
+    const ends = updateEnds(u, slowEnds);
+    if (Array.isArray(ends)) {
+      if (ends[0] !== this.clientId) this.run.deliver(this, ends[0], ends[1], now);
+    } else for (const [client, to] of ends) if (client !== this.clientId) this.run.deliver(this, client, to, now);
   }
 
   /** Type one character (one update, one clock). */
@@ -223,7 +227,7 @@ export class SimClient {
     const clock = this.sent++;
     this.run.recordSend(this, clock, now);
     this.run.meter.sent++;
-    this.ws.send(syncFrame(this.prefix, SYNC_UPDATE, encodeRun(this.clientId, clock, clock + 1)));
+    this.ws.send(oneCharFrame(this.prefix, this.clientId, clock));
   }
 
   /** Several writes in one TCP write. */

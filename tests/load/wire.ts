@@ -119,11 +119,80 @@ function readVarUint(buf: Uint8Array, pos: { p: number }): number {
 /** Decode the header of an inbound frame (skipping Hocuspocus' document name). */
 export function readInbound(framing: Framing, buf: Uint8Array): Inbound {
   const pos = { p: 0 };
-  if (framing === 'hocus') pos.p += readVarUint(buf, pos); // varString: length, then bytes
+  if (framing === 'hocus') {
+    const nameLen = readVarUint(buf, pos); // varString: length, then bytes
+    pos.p += nameLen;
+  }
   const type = readVarUint(buf, pos);
   if (type !== MSG_SYNC && type !== MSG_SYNC_REPLY) return { type, sub: -1, payload: null };
   const sub = readVarUint(buf, pos);
   const len = readVarUint(buf, pos);
   if (pos.p + len > buf.length) throw new Error('truncated payload');
   return { type, sub, payload: buf.subarray(pos.p, pos.p + len) };
+}
+
+/**
+ * The frame for "client typed one character at clock k" in one allocation (the load generator's
+ * hottest path): the same bytes as `syncFrame(prefix, SYNC_UPDATE, encodeRun(client, k, k + 1))`.
+ */
+export function oneCharFrame(prefix: Uint8Array, client: number, clock: number): Uint8Array {
+  if (clock === 0) return syncFrame(prefix, SYNC_UPDATE, encodeRun(client, 0, 1));
+  const scratch = SCRATCH;
+  let p = 0;
+  const varUint = (n: number) => {
+    while (n > 0x7f) {
+      scratch[p++] = 0x80 | (n & 0x7f);
+      n = Math.floor(n / 128);
+    }
+    scratch[p++] = n;
+  };
+  varUint(1);
+  varUint(1);
+  varUint(client);
+  varUint(clock);
+  scratch[p++] = 4 | 0x80;
+  varUint(client);
+  varUint(clock - 1);
+  scratch[p++] = 1; // string of one (ASCII) character
+  scratch[p++] = 97 + (clock % 26);
+  scratch[p++] = 0; // empty delete set
+  const updateLen = p;
+  const out = new Uint8Array(prefix.length + 2 + (updateLen > 0x7f ? 2 : 1) + updateLen);
+  out.set(prefix, 0);
+  let o = prefix.length;
+  out[o++] = MSG_SYNC;
+  out[o++] = SYNC_UPDATE;
+  if (updateLen > 0x7f) {
+    out[o++] = 0x80 | (updateLen & 0x7f);
+    out[o++] = updateLen >> 7;
+  } else out[o++] = updateLen;
+  out.set(scratch.subarray(0, updateLen), o);
+  return out;
+}
+const SCRATCH = new Uint8Array(64);
+
+/**
+ * Per-client clock ranges of an update, like `Y.parseUpdateMeta(u).to`, with a fast path for the
+ * only shape the writers produce (one client, one string item of ASCII characters); anything else
+ * (merged broadcasts, other content) goes through Yjs.
+ */
+export function updateEnds(u: Uint8Array, slow: (u: Uint8Array) => Map<number, number>): Map<number, number> | [number, number] {
+  const pos = { p: 0 };
+  try {
+    if (readVarUint(u, pos) !== 1 || readVarUint(u, pos) !== 1) return slow(u);
+    const client = readVarUint(u, pos);
+    const clock = readVarUint(u, pos);
+    const info = u[pos.p++]!;
+    if ((info & 0x1f) !== 4 || info & 0x60) return slow(u); // not a string, or right origin / parentSub
+    if (info & 0x80) {
+      readVarUint(u, pos);
+      readVarUint(u, pos);
+    } else return slow(u);
+    const len = readVarUint(u, pos);
+    for (let i = 0; i < len; i++) if (u[pos.p + i]! >= 0x80) return slow(u);
+    if (pos.p + len + 1 !== u.length || u[pos.p + len] !== 0) return slow(u);
+    return [client, clock + len];
+  } catch {
+    return slow(u);
+  }
 }
