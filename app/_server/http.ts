@@ -62,7 +62,7 @@ export async function readJson<S extends z.ZodTypeAny>(req: Request, schema: S):
   const declared = Number(req.headers.get('content-length') ?? 0);
   if (declared > MAX_BODY_BYTES) throw new TandemError('payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
   const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new TandemError('payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new TandemError('payload_too_large', `body over ${MAX_BODY_BYTES} bytes`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
