@@ -51,6 +51,13 @@ export class LiveDoc {
   readonly conns = new Set<Connection>();
   /** Yjs client id → the live connection that holds it (document writes and awareness alike). */
   private readonly owners = new Map<number, Connection>();
+  /**
+   * Yjs client id → the (token-authenticated) user who held it, kept after the socket closes while
+   * the document is in memory. A Y.Doc keeps its client id across reconnects, so in the reconnect
+   * window another user must not take it: a presence claim would lock the owner out of her own id,
+   * and a write at her next clocks would make her offline edits diverge or vanish.
+   */
+  private readonly idUsers = new Map<number, string>();
   /** The state vector including admitted-but-not-yet-applied updates (for the gap check). */
   private readonly known = new Map<number, number>();
   private pending: Pending[] = [];
@@ -145,17 +152,29 @@ export class LiveDoc {
 
   /**
    * Claim a client id for `conn`. Refused when a live connection of another user holds it (writing
-   * under it would make that user's later edits look like duplicates and silently drop them).
+   * under it would make that user's later edits look like duplicates and silently drop them), or
+   * when another user held it earlier while the document has been in memory (see `idUsers`).
    * The same user may take over an id from a socket that has not been reaped yet (reconnect).
    */
   claim(conn: Connection, clientId: number): boolean {
     const owner = this.owners.get(clientId);
     if (owner === conn) return true;
-    if (owner && !owner.closed && owner.userId !== conn.userId) return false;
+    if (this.heldByOther(conn, clientId)) return false;
     if (owner) owner.clientIds.delete(clientId);
     this.owners.set(clientId, conn);
+    // Anonymous development mode (no token: jti '') is a new user per socket; binding its ids to
+    // that user would refuse its own reconnects, so nothing is recorded there.
+    if (conn.identity?.jti) this.idUsers.set(clientId, conn.userId);
     conn.clientIds.add(clientId);
     return true;
+  }
+
+  /** The id is held by another user's live connection, or was last held by another user. */
+  private heldByOther(conn: Connection, clientId: number): boolean {
+    const owner = this.owners.get(clientId);
+    if (owner && owner !== conn && !owner.closed && owner.userId !== conn.userId) return true;
+    const user = this.idUsers.get(clientId);
+    return user !== undefined && user !== conn.userId;
   }
 
   // ---- the update path ----------------------------------------------------------------------
@@ -178,8 +197,7 @@ export class LiveDoc {
       const held = reach.get(client) ?? this.known.get(client) ?? 0;
       if (end <= held) continue; // nothing new: a duplicate is harmless
       if (s.id.clock > held) return { ok: false, reason: 'clock-gap' };
-      const owner = this.owners.get(client);
-      if (owner && owner !== conn && !owner.closed && owner.userId !== conn.userId) return { ok: false, reason: 'client-id-taken' };
+      if (this.heldByOther(conn, client)) return { ok: false, reason: 'client-id-taken' };
       reach.set(client, end);
     }
     for (const [client, items] of ds.clients) {

@@ -4,6 +4,7 @@
 // over its own client id.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
 import type { WebsocketProvider } from 'y-websocket';
 import { encode } from '../../lib/protocol';
 import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
@@ -138,5 +139,50 @@ describe('the same user reconnecting', () => {
     again.send(encode.update(edit(again, (t) => t.insert(t.length, '!'))));
     await waitFor(() => text(r.watcher.doc).endsWith('!'), { what: "Alice's next write" });
     expect(text(r.watcher.doc)).not.toContain('NOPE');
+  });
+});
+
+describe('while the owner of a client id is offline (the reconnect window)', () => {
+  /** Alice drops her socket (network blip) and types while offline; resolves once the server let go of it. */
+  async function aliceGoesOffline(r: Awaited<ReturnType<typeof room>>) {
+    r.aliceP.disconnect();
+    await waitFor(() => ![...srv.server.connections].some((c) => c.userId === r.alice), { what: "the server dropped Alice's socket" });
+    r.aliceP.doc.getText('t').insert(r.aliceP.doc.getText('t').length, 'OFFLINE');
+  }
+
+  it("a viewer's presence claim on an offline editor's client id does not lock her out", async () => {
+    const r = await room();
+    const viewer = fx.user();
+    fx.grant(r.docId, viewer, 'viewer');
+    const aliceId = r.aliceP.doc.clientID;
+    const m = await rawConnect(srv.url, r.docId, { token: await fx.token(viewer, r.docId) });
+    open.push(m);
+    await m.synced();
+    await aliceGoesOffline(r);
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 1);
+    encoding.writeVarUint(e, aliceId);
+    encoding.writeVarUint(e, 1_000_000);
+    encoding.writeVarString(e, JSON.stringify({ cursor: 'SQUATTED' }));
+    m.send(encode.awareness(encoding.toUint8Array(e)));
+    // Alice comes back with the same Y.Doc (same client id) and her offline edit.
+    r.aliceP.connect();
+    await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
+    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "Alice's offline edit is stored" });
+    expect(r.watcher.awareness.getStates().get(aliceId)?.cursor).not.toBe('SQUATTED');
+  });
+
+  it("an editor cannot write under an offline user's client id (her offline edit would diverge or vanish)", async () => {
+    const r = await room();
+    const aliceId = r.aliceP.doc.clientID;
+    const m = await impostor(r.mallory, r.docId, aliceId);
+    await aliceGoesOffline(r);
+    m.send(encode.update(edit(m, (t) => t.insert(t.length, 'EVIL'))));
+    const denied = await waitFor(() => m.of('auth')[0], { what: 'permission-denied' });
+    expect(denied.reason).toMatch(/client id in use by another user/);
+    r.aliceP.connect();
+    await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
+    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
+    expect(sameState(r.watcher.doc, r.aliceP.doc)).toBe(true);
   });
 });
