@@ -312,6 +312,10 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     while (doc?.closing) doc = await registry.open(conn.docId);
     if (!doc) throw new AuthError(CloseCode.FORBIDDEN, 'document not found');
     if (conn.closed) return registry.release(doc);
+    // The live ACL trails the change feed by up to one poll and 4403 is permanent: before refusing
+    // someone the app may have just granted access (and a token), re-read the ACL.
+    if (!doc.decideRole(conn)) await registry.refreshAcl(conn.docId);
+    if (conn.closed) return registry.release(doc);
     if (!doc.decideRole(conn)) {
       registry.release(doc);
       throw new AuthError(CloseCode.FORBIDDEN, 'no access to this document');

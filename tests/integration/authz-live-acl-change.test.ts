@@ -11,6 +11,9 @@ import { CloseCode } from '../../lib/close-codes';
 import { encode } from '../../lib/protocol';
 import { CollabClient, type ClosedInfo } from '../../lib/collab-client';
 import type { Role } from '../../lib/acl';
+import { join } from 'node:path';
+import { createSqliteAclStore } from '../../collab-server/acl-store';
+import { openSqlite } from '../../collab-server/persistence/sqlite';
 import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { rawConnect, storedDoc, upgradeLog, type RawClient } from '../helpers/raw-client';
 
@@ -200,5 +203,39 @@ describe('removal', () => {
     expect(info).toEqual({ code: CloseCode.FORBIDDEN, reason: 'access revoked', permanent: true });
     expect(c.status.state).toBe('closed');
     expect(c.provider.shouldConnect).toBe(false);
+  });
+});
+
+describe('a grant that the change feed has not delivered yet', () => {
+  it('a user given access a moment ago is admitted at once, not refused with a (permanent) 4403', async () => {
+    // A server whose feed never delivers: its live ACL stays as loaded, like in the poll window
+    // right after the app committed a grant and minted the grantee a token.
+    const db = openSqlite(join(fx.dir, 'tandem.db'));
+    const acl = { ...createSqliteAclStore(db, 50), watch: () => () => {} };
+    const lagging = await startServer(fx, { acl });
+    try {
+      const owner = fx.user();
+      const newcomer = fx.user();
+      const docId = fx.doc(owner);
+      const ownerC = await rawConnect(lagging.url, docId, { token: await fx.token(owner, docId) });
+      open.push(ownerC);
+      await ownerC.synced(); // the document is live, with an ACL that does not know the newcomer
+      fx.grant(docId, newcomer, 'editor');
+      const c = await rawConnect(lagging.url, docId, { token: await fx.token(newcomer, docId) });
+      open.push(c);
+      await c.synced();
+      c.doc.getText('t').insert(0, 'hello');
+      await waitFor(() => text(ownerC.doc) === 'hello', { what: "the newcomer's edit reaches the owner" });
+      expect(c.closeInfo).toBeNull();
+      expect(c.of('auth')).toEqual([]);
+      // Still refused when the database says no.
+      const stranger = fx.user();
+      const s2 = await rawConnect(lagging.url, docId, { token: await fx.token(stranger, docId) });
+      open.push(s2);
+      expect((await s2.closed).code).toBe(CloseCode.FORBIDDEN);
+    } finally {
+      await lagging.close();
+      db.close();
+    }
   });
 });
