@@ -164,20 +164,18 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       if (conn.traceparent) parent = contextFromTraceparent(conn.traceparent);
       conn.traceparent = null;
     }
-    return tracer!.startSpan(
-      SpanName.MESSAGE,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          [Attr.MESSAGE_TYPE]: frame.kind,
-          [Attr.MESSAGE_BYTES]: bytes,
-          [Attr.DOC_ID]: conn.docId,
-          [Attr.CONNECTION_ID]: conn.id,
-          [Attr.USER_ID]: conn.userId,
-        },
-      },
-      parent,
-    );
+    const span = tracer!.startSpan(SpanName.MESSAGE, { kind: SpanKind.SERVER }, parent);
+    // Attributes only for sampled spans: most frames are not sampled and should cost nothing more.
+    if (span.isRecording()) {
+      span.setAttributes({
+        [Attr.MESSAGE_TYPE]: frame.kind,
+        [Attr.MESSAGE_BYTES]: bytes,
+        [Attr.DOC_ID]: conn.docId,
+        [Attr.CONNECTION_ID]: conn.id,
+        [Attr.USER_ID]: conn.userId,
+      });
+    }
+    return span;
   }
 
   /**
@@ -211,6 +209,15 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
   /** Tracing on: the same dispatch inside a collab.message span, so logs carry its trace id. */
   function handleTraced(conn: Connection, doc: LiveDoc, frame: Frame, bytes: number): void {
     const span = startMessageSpan(conn, frame, bytes);
+    if (!span.isRecording()) {
+      // Not sampled: no child spans, no context switch, nothing handed to the LiveDoc.
+      try {
+        dispatch(conn, doc, frame);
+      } catch (err) {
+        undecodablePayload(conn, frame, err);
+      }
+      return;
+    }
     context.with(trace.setSpan(ROOT_CONTEXT, span), () => {
       try {
         if (dispatch(conn, doc, frame, span) !== true) span.end();

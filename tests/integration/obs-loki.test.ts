@@ -32,6 +32,7 @@ beforeAll(async () => {
     INSTANCE_ID: 'collab-loki-test',
     OTEL_ENABLED: 'true',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(otlp.address() as { port: number }).port}`,
+    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
   });
 });
 afterAll(async () => {

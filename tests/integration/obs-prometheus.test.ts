@@ -30,6 +30,7 @@ beforeAll(async () => {
     OTEL_ENABLED: 'true',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpPort}`,
     OTEL_BSP_SCHEDULE_DELAY: '200',
+    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
     INSTANCE_ID: 'collab-prom-test',
   });
   prom = await startPrometheus([`127.0.0.1:${srv.port}`]);

@@ -13,7 +13,7 @@ afterAll(() => rx.stop());
 describe('the Loki push API stand-in', () => {
   it('accepts a snappy-compressed protobuf PushRequest', async () => {
     const body = encodeProtobufPush([{ labels: { service: 'a', level: 'info' }, entries: [{ ms: 1_700_000_000_123, line: '{"msg":"x"}' }, { ms: 1_700_000_000_124, line: '{"msg":"y"}' }] }]);
-    const res = await fetch(`${rx.url}/loki/api/v1/push`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+    const res = await fetch(`${rx.url}/loki/api/v1/push`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(body) });
     expect(res.status).toBe(204);
     const p = rx.pushes.at(-1)!;
     expect(p.format).toBe('protobuf');
