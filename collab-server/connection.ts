@@ -47,6 +47,9 @@ export class Connection {
   traceExt = false;
   readonly openedAt = Date.now();
   alive = true;
+  /** Refused writes not yet audited, and when the last audit row was written (see refuseWrite). */
+  refusalsSinceAudit = 0;
+  lastRefusalAuditAt = 0;
   lastSentAt = Date.now();
   closed = false;
   /** The code we closed with, if we did (a peer that never answers shows up as 1006 otherwise). */

@@ -67,6 +67,8 @@ export class LiveDoc {
   private sinceCompact = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   closing = false;
+  /** The document was deleted while loaded. */
+  deleted = false;
 
   constructor(
     readonly id: string,
@@ -138,6 +140,10 @@ export class LiveDoc {
    */
   setAcl(acl: DocAcl | null): void {
     if (!acl) {
+      // Deleted: accept nothing more, and purge instead of snapshotting when the doc unloads
+      // (the app already removed what was stored; nothing may bring it back).
+      this.deleted = true;
+      this.pending = [];
       for (const c of this.conns) c.close(CloseCode.FORBIDDEN, 'document deleted');
       return;
     }
@@ -234,7 +240,7 @@ export class LiveDoc {
 
   private async flush(): Promise<void> {
     const batch = this.pending;
-    if (batch.length === 0) return;
+    if (batch.length === 0 || this.deleted) return;
     this.pending = [];
     const { store, metrics } = this.deps;
     const t0 = performance.now();
@@ -387,7 +393,7 @@ export class LiveDoc {
 
   /** Fold the log into one snapshot. Runs on the chain, so never beside a flush of this doc. */
   private async compact(): Promise<void> {
-    if (this.sinceCompact === 0) return;
+    if (this.sinceCompact === 0 || this.deleted) return;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const t0 = performance.now();
@@ -417,7 +423,7 @@ export class LiveDoc {
   async close(): Promise<void> {
     this.closing = true;
     if (this.pending.length) await this.run(() => this.flush());
-    await this.run(() => this.compact());
+    await this.run(() => (this.deleted ? this.deps.store.delete(this.id) : this.compact()));
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.awareness.destroy();
     this.doc.destroy();

@@ -67,9 +67,9 @@ async function main(): Promise<void> {
       connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER,
       connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
     },
-    onRefusedWrite: (conn, reason) => {
+    onRefusedWrite: (conn, reason, count) => {
       try {
-        audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason } });
+        audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason, count } });
       } catch (err) {
         metrics.errors.inc({ where: 'audit' });
         log.error({ err, doc: conn.docId }, 'audit write failed');

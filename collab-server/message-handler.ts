@@ -24,10 +24,12 @@ export interface MessageHandlerDeps {
   /** Verify a renewed token for this connection; resolves to the new expiry or throws TokenError. */
   renewToken(conn: Connection, token: string): Promise<number>;
   /** Record a refused write (audit log). */
-  onRefusedWrite(conn: Connection, reason: string): void;
+  onRefusedWrite(conn: Connection, reason: string, count: number): void;
   /** OpenTelemetry tracer; undefined = tracing off (no span objects are created). */
   tracer?: Tracer;
 }
+
+const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
 
 /** An empty Yjs update (no structs, empty delete set): what a client with nothing new sends. */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0;
@@ -38,9 +40,16 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
   function refuseWrite(conn: Connection, reason: string): void {
     metrics.refusedUpdates.inc({ reason });
     metrics.authzDecisions.inc({ action: 'write', result: 'deny', reason });
-    log.info({ conn: conn.id, doc: conn.docId, user: conn.userId, reason }, 'write refused');
     conn.send(encode.permissionDenied(reason), 'auth');
-    deps.onRefusedWrite(conn, reason);
+    // Log and audit the first refusal, then at most one a minute per connection with a count, so
+    // a client that keeps retrying cannot flood the log or the audit table.
+    conn.refusalsSinceAudit++;
+    const now = Date.now();
+    if (now - conn.lastRefusalAuditAt < REFUSAL_AUDIT_INTERVAL_MS) return;
+    log.info({ conn: conn.id, doc: conn.docId, user: conn.userId, reason, count: conn.refusalsSinceAudit }, 'write refused');
+    deps.onRefusedWrite(conn, reason, conn.refusalsSinceAudit);
+    conn.refusalsSinceAudit = 0;
+    conn.lastRefusalAuditAt = now;
   }
 
   /** A write (sync step 2 or update): authorize against the current ACL, pre-check, queue. */

@@ -37,7 +37,7 @@ export interface CollabServerOptions {
   /** Per-connection inbound message rate, and concurrent sockets per user / per IP (0 = no limit). */
   limits?: { messagesPerSec: number; messageBurst: number; connectionsPerUser: number; connectionsPerIp: number };
   /** Called for every refused write (the app's audit log records them). */
-  onRefusedWrite?: (conn: Connection, reason: string) => void;
+  onRefusedWrite?: (conn: Connection, reason: string, count: number) => void;
   /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
   tracer?: Tracer;
 }
@@ -79,7 +79,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     metrics,
     log,
     renewToken: (conn, token) => o.auth.renew(conn, token),
-    onRefusedWrite: (conn, reason) => o.onRefusedWrite?.(conn, reason),
+    onRefusedWrite: (conn, reason, count) => o.onRefusedWrite?.(conn, reason, count),
     tracer: o.tracer,
   });
 
@@ -258,6 +258,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
+      if (conn.refusalsSinceAudit > 0) o.onRefusedWrite?.(conn, 'further writes refused on this connection', conn.refusalsSinceAudit);
       bump(perIp, ip, -1);
       if (conn.identity) bump(perUser, conn.identity.userId, -1);
       const doc = conn.doc;

@@ -19,6 +19,8 @@ export interface DocStore {
   append(docId: string, firstSeq: number, updates: readonly Uint8Array[]): Promise<void>;
   /** Atomically replace the snapshot with `snapshot` (covering seq ≤ uptoSeq) and drop those updates. */
   compact(docId: string, snapshot: Uint8Array, uptoSeq: number): Promise<void>;
+  /** Remove everything stored for a deleted document. */
+  delete(docId: string): Promise<void>;
   /** Resolves when the store can serve requests (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -72,6 +72,10 @@ export async function createPostgresDocStore(opts: { connectionString: string; s
         c.release();
       }
     },
+    async delete(docId) {
+      // One statement: both tables or neither.
+      await pool.query(`WITH u AS (DELETE FROM ${schema}.doc_updates WHERE doc_id = $1) DELETE FROM ${schema}.doc_snapshots WHERE doc_id = $1`, [docId]);
+    },
     async ping() {
       await pool.query('SELECT 1');
     },

@@ -39,6 +39,12 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
   );
   const delUpdates = db.prepare<[string, number]>('DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?');
   const touchDoc = db.prepare<[number, string]>('UPDATE docs SET last_edit_at = ? WHERE id = ?');
+  const delAllUpdates = db.prepare<[string]>('DELETE FROM doc_updates WHERE doc_id = ?');
+  const delSnapshot = db.prepare<[string]>('DELETE FROM doc_snapshots WHERE doc_id = ?');
+  const deleteTx = db.transaction((docId: string) => {
+    delAllUpdates.run(docId);
+    delSnapshot.run(docId);
+  });
 
   const appendTx = db.transaction((docId: string, firstSeq: number, updates: readonly Uint8Array[]) => {
     for (let i = 0; i < updates.length; i++) insUpdate.run(docId, firstSeq + i, updates[i]!);
@@ -66,6 +72,9 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
     },
     async compact(docId, snapshot, uptoSeq) {
       compactTx(docId, snapshot, uptoSeq);
+    },
+    async delete(docId) {
+      deleteTx(docId);
     },
     async ping() {
       db.prepare('SELECT 1').get();

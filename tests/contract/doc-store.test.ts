@@ -139,6 +139,14 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
     expect(materialize(loaded)).toBe('e0 e1 e2 ');
   });
 
+  it('delete removes the log and the snapshot of one document only', async () => {
+    await ctx.store.append('gone', 1, edits(3, 'g'));
+    await ctx.store.compact('gone', Y.encodeStateAsUpdate(new Y.Doc()), 2);
+    await ctx.store.delete('gone');
+    expect(await ctx.store.load('gone')).toEqual({ snapshot: null, updates: [], lastSeq: 0 });
+    expect(materialize(await ctx.store.load('b'))).toBe('b0 b1 ');
+  });
+
   it('answers ping', async () => {
     await expect(ctx.store.ping()).resolves.toBeUndefined();
   });

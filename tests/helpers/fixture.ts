@@ -138,7 +138,7 @@ export async function startServer(fx: Fixture, overrides: Partial<CollabServerOp
     shutdownTimeoutMs: 5_000,
     allowedOrigins: [],
     preauth: { maxFrames: 64, maxBytes: 2 * 1024 * 1024, timeoutMs: 10_000 },
-    onRefusedWrite: (conn, reason) => audit.record({ actorId: conn.userId, action: 'write.refused', docId: conn.docId, detail: { reason } }),
+    onRefusedWrite: (conn, reason, count) => audit.record({ actorId: conn.userId, action: 'write.refused', docId: conn.docId, detail: { reason, count } }),
     ...overrides,
   });
   const port = await server.listen(0, '127.0.0.1');

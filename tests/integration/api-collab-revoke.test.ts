@@ -57,6 +57,8 @@ it.each(cases)('%s: the socket closes with 4403 within 1 s and the client does n
   p.doc.getText('t').insert(0, 'before ');
   await waitFor(() => watcher.doc.getText('t').toString() === 'before ', { what: 'member can edit before revocation' });
 
+  const inMemory = async () => Number(/tandem_docs_in_memory (\d+)/.exec(await (await fetch(`http://127.0.0.1:${stack.srv.port}/metrics`)).text())?.[1]);
+  const loadedBefore = await inMemory();
   let r: CallResult;
   if (how === 'grant deleted') r = await call(grants.DELETE, { method: 'DELETE', token: owner.token, params: { id: docId, email: user.email } });
   else if (how === 'general access turned off') r = await call(general.PUT, { method: 'PUT', token: owner.token, params: { id: docId }, body: { role: null } });
@@ -76,6 +78,12 @@ it.each(cases)('%s: the socket closes with 4403 within 1 s and the client does n
   const again = await call(token.POST, { method: 'POST', token: user.token, params: { id: docId } });
   expectError(again, how === 'document deleted' ? 404 : 403);
   // The owner keeps their access (unless the document is gone, which closes them too).
-  if (how === 'document deleted') await waitFor(() => !watcher.wsconnected && !watcher.shouldConnect, { what: 'owner closed as well' });
-  else expect(watcher.wsconnected).toBe(true);
+  if (how === 'document deleted') {
+    await waitFor(() => !watcher.wsconnected && !watcher.shouldConnect, { what: 'owner closed as well' });
+    // Once collab-server has unloaded it, nothing of the deleted document is stored again
+    // (no final snapshot, no late append).
+    await waitFor(async () => (await inMemory()) === loadedBefore - 1, { what: 'deleted document unloaded' });
+    const rows = (table: string) => (stack.fx.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE doc_id = ?`).get(docId) as { n: number }).n;
+    expect(rows('doc_updates') + rows('doc_snapshots')).toBe(0);
+  } else expect(watcher.wsconnected).toBe(true);
 });
