@@ -138,3 +138,19 @@ export async function startBrowserTracing(opts: { endpoint: string; serviceName?
   });
   return { tracer: provider.getTracer('tandem-browser', '0.1.0'), shutdown: () => provider.shutdown() };
 }
+
+let sharedTracer: Promise<Tracer> | null = null;
+
+/**
+ * The editor's one call: trace this provider when NEXT_PUBLIC_OTEL_EXPORTER_OTLP_ENDPOINT was set
+ * at build time; otherwise nothing happens and nothing is loaded. One SDK per page.
+ */
+export function traceProviderIfConfigured(provider: WebsocketProvider): void {
+  const endpoint = browserTracingEndpoint();
+  if (!endpoint) return;
+  sharedTracer ??= startBrowserTracing({ endpoint }).then((t) => t.tracer);
+  sharedTracer.then(
+    (tracer) => attachBrowserTracing(provider, { tracer }),
+    (err: unknown) => console.warn('browser tracing unavailable:', err),
+  );
+}
