@@ -14,6 +14,7 @@ import { CloseCode } from '@/lib/close-codes';
 import { CollabClient, type ClosedInfo, type CollabStatus, type CollabToken } from '@/lib/collab-client';
 import type { TokenResponse } from '@/lib/api-schemas';
 import { api, ApiError } from '../api';
+import { traceProviderIfConfigured } from '@/observability/browser';
 
 export interface CollabView {
   ydoc: Y.Doc | null;
@@ -125,6 +126,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
       }
       attempt = 0;
       clientRef.current = c;
+      // Edit → server → other browser traces; a no-op unless NEXT_PUBLIC_OTEL_EXPORTER_OTLP_ENDPOINT is set.
+      traceProviderIfConfigured(c.provider);
       c.on('status', (s) => {
         if (cancelled) return;
         setStatus({ ...s, unsynced: s.unsynced || readUnsynced(docId) });
