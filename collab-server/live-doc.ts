@@ -25,7 +25,13 @@ export type UpdateOrigin =
   | { kind: 'remote'; instance: string }
   | { kind: 'server'; reason: string };
 
-export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'client-id-taken' };
+export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'client-id-taken' | 'too-many-client-ids' };
+
+/**
+ * Client ids one connection may hold. A Y.Doc has one (Yjs picks a new one only on a detected
+ * clash); a socket claiming many is abuse: each id's presence is broadcast and remembered.
+ */
+export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
 
 interface Pending {
   update: Uint8Array;
@@ -165,7 +171,7 @@ export class LiveDoc {
   claim(conn: Connection, clientId: number): boolean {
     const owner = this.owners.get(clientId);
     if (owner === conn) return true;
-    if (this.heldByOther(conn, clientId)) return false;
+    if (this.heldByOther(conn, clientId) || conn.clientIds.size >= MAX_CLIENT_IDS_PER_CONNECTION) return false;
     if (owner) owner.clientIds.delete(clientId);
     this.owners.set(clientId, conn);
     // Anonymous development mode (no token: jti '') is a new user per socket; binding its ids to
@@ -204,6 +210,7 @@ export class LiveDoc {
       if (end <= held) continue; // nothing new: a duplicate is harmless
       if (s.id.clock > held) return { ok: false, reason: 'clock-gap' };
       if (this.heldByOther(conn, client)) return { ok: false, reason: 'client-id-taken' };
+      if (!conn.clientIds.has(client) && conn.clientIds.size + reach.size >= MAX_CLIENT_IDS_PER_CONNECTION) return { ok: false, reason: 'too-many-client-ids' };
       reach.set(client, end);
     }
     for (const [client, items] of ds.clients) {

@@ -77,7 +77,7 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
         log.warn({ conn: conn.id, doc: doc.id, user: conn.userId }, 'update with a clock gap: not applied, asking the client to resync');
         conn.send(encode.syncStep1(Y.encodeStateVector(doc.doc)), 'sync-step1');
       } else {
-        refuseWrite(conn, 'client id in use by another user');
+        refuseWrite(conn, admitted.reason === 'too-many-client-ids' ? 'too many client ids on one connection' : 'client id in use by another user');
       }
       return false;
     }

@@ -7,6 +7,8 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import type { WebsocketProvider } from 'y-websocket';
 import { encode } from '../../lib/protocol';
+import { MAX_CLIENT_IDS_PER_CONNECTION } from '../../collab-server/live-doc';
+import { rawClient } from '../helpers/raw';
 import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { rawConnect, storedDoc, type RawClient } from '../helpers/raw-client';
 
@@ -184,5 +186,40 @@ describe('while the owner of a client id is offline (the reconnect window)', () 
     await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
     await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
     expect(sameState(r.watcher.doc, r.aliceP.doc)).toBe(true);
+  });
+});
+
+describe('client ids per connection', () => {
+  it(`a socket cannot claim more than ${MAX_CLIENT_IDS_PER_CONNECTION} client ids (presence or writes)`, async () => {
+    const fx = await createFixture();
+    const srv = await startServer(fx);
+    try {
+      const owner = fx.user();
+      const docId = fx.doc(owner);
+      const c = await rawClient(srv.url, docId, await fx.token(owner, docId));
+      await waitFor(() => c.received.length > 0);
+      const ids = Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION + 4 }, (_, i) => 1000 + i);
+      for (const id of ids) {
+        const e = encoding.createEncoder();
+        encoding.writeVarUint(e, 1);
+        encoding.writeVarUint(e, id);
+        encoding.writeVarUint(e, 1);
+        encoding.writeVarString(e, JSON.stringify({ user: { name: 'x' } }));
+        c.ws.send(encode.awareness(encoding.toUint8Array(e)));
+      }
+      // A write under one more new id is refused too.
+      const d = new Y.Doc();
+      d.clientID = 5000;
+      d.getText('t').insert(0, 'extra id');
+      c.ws.send(encode.update(Y.encodeStateAsUpdate(d)));
+      const live = await waitFor(() => srv.server.registry.peek(docId));
+      await waitFor(() => c.received.some((f) => f[0] === 2), { what: 'permission denied for the extra id' });
+      expect(live.awareness.getStates().size).toBe(MAX_CLIENT_IDS_PER_CONNECTION);
+      expect(live.doc.getText('t').toString()).toBe('');
+      c.ws.terminate();
+    } finally {
+      await srv.close();
+      fx.cleanup();
+    }
   });
 });
