@@ -3,6 +3,15 @@
  * snapshots; reads access). Both processes open the same WAL database file, and both run this
  * idempotent DDL at start, so either may start first.
  */
+/**
+ * Connection settings both processes apply before the schema: WAL so readers never block the
+ * writer, a busy timeout so one process waits out the other's short transactions instead of
+ * failing, and enforced foreign keys.
+ */
+export function sqlitePragmas(synchronous: 'NORMAL' | 'FULL'): string[] {
+  return ['journal_mode = WAL', `synchronous = ${synchronous}`, 'busy_timeout = 5000', 'foreign_keys = ON'];
+}
+
 export const SQLITE_SCHEMA = `
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY,

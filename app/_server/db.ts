@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SQLITE_SCHEMA } from '@/lib/db-schema';
+import { SQLITE_SCHEMA, sqlitePragmas } from '@/lib/db-schema';
 
 export type Db = Database.Database;
 
@@ -13,11 +13,7 @@ export type Db = Database.Database;
 export function openDb(file: string, synchronous: 'NORMAL' | 'FULL'): Db {
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  // collab-server appends updates to the same file: wait out its short transactions, never fail.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
+  for (const p of sqlitePragmas(synchronous)) db.pragma(p);
   db.exec(SQLITE_SCHEMA);
   return db;
 }

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SQLITE_SCHEMA } from '../../lib/db-schema';
+import { SQLITE_SCHEMA, sqlitePragmas } from '../../lib/db-schema';
 import type { DocStore, StoredDoc } from './doc-store';
 
 export type SqliteDb = Database.Database;
@@ -16,11 +16,7 @@ export type SqliteDb = Database.Database;
 export function openSqlite(file: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): SqliteDb {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  // The app process writes to the same file; wait for its short transactions instead of failing.
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
+  for (const p of sqlitePragmas(synchronous)) db.pragma(p);
   db.exec(SQLITE_SCHEMA);
   return db;
 }
