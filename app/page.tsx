@@ -1,27 +1,17 @@
-'use client';
-/** Home: the signed-in user's documents (anyone else is sent to sign in). */
+import type { Metadata } from 'next';
 import { DocList } from './_components/DocList';
+import { requireUser } from './_components/server-session';
 import { TopBar } from './_components/TopBar';
-import { useMe } from './_components/use-me';
 
-export default function HomePage() {
-  const state = useMe();
+export const metadata: Metadata = { title: 'Documents' };
+
+/** Home: the signed-in user's documents (anyone else is sent to sign in). */
+export default async function HomePage() {
+  const me = await requireUser('/');
   return (
     <>
-      <TopBar me={state.status === 'ready' ? state.me : null} />
-      {state.status === 'ready' ? (
-        <DocList me={state.me} />
-      ) : state.status === 'error' ? (
-        <main className="page">
-          <div className="banner banner-error" role="alert">
-            {state.message}
-          </div>
-        </main>
-      ) : (
-        <main className="page">
-          <div className="empty">Loading…</div>
-        </main>
-      )}
+      <TopBar me={me} />
+      <DocList me={me} />
     </>
   );
 }

@@ -3,6 +3,7 @@
 import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
+import { LoginBodySchema, SignupBodySchema } from '@/lib/api-schemas';
 import { api, ApiError } from './api';
 
 /** Only same-site paths, so `?next=` cannot send a user to another origin. */
@@ -25,6 +26,14 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
       password: String(f.get('password') ?? ''),
       ...(mode === 'signup' ? { name: String(f.get('name') ?? '') } : {}),
     };
+    // The API's own schema, checked here first so a typo never costs a round trip (or a 400).
+    const check = (mode === 'signup' ? SignupBodySchema : LoginBodySchema).safeParse(body);
+    if (!check.success) {
+      const issue = check.error.issues[0]!;
+      const field = issue.path.join('.') || undefined;
+      setError({ field, message: field ? `${field[0]!.toUpperCase()}${field.slice(1)} ${issue.message}` : issue.message });
+      return;
+    }
     setBusy(true);
     setError(null);
     try {

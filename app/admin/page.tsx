@@ -1,27 +1,17 @@
-'use client';
-/** /admin: the admin console for instance admins. */
+import type { Metadata } from 'next';
 import { AdminConsole } from '../_components/admin/AdminConsole';
+import { requireUser } from '../_components/server-session';
 import { TopBar } from '../_components/TopBar';
-import { useMe } from '../_components/use-me';
 
-export default function AdminPage() {
-  const state = useMe();
+export const metadata: Metadata = { title: 'Admin' };
+
+/** /admin: the admin console for instance admins (others see an explanation). */
+export default async function AdminPage() {
+  const me = await requireUser('/admin');
   return (
     <>
-      <TopBar me={state.status === 'ready' ? state.me : null} />
-      {state.status === 'ready' ? (
-        <AdminConsole me={state.me} />
-      ) : state.status === 'error' ? (
-        <main className="page">
-          <div className="banner banner-error" role="alert">
-            {state.message}
-          </div>
-        </main>
-      ) : (
-        <main className="page">
-          <div className="empty">Loading…</div>
-        </main>
-      )}
+      <TopBar me={me} />
+      <AdminConsole me={me} />
     </>
   );
 }

@@ -101,7 +101,7 @@ export async function startStack(): Promise<Stack> {
       COLLAB_PORT: String(collabPort),
       COLLAB_HOST: '127.0.0.1',
       ACL_POLL_MS: '50',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.E2E_COLLAB_LOG_LEVEL ?? 'warn',
     });
     const c = collab;
     await waitFor(() => c.output.join('').includes('"collab-server ready"') || (c.proc.exitCode !== null && Promise.reject(new Error('exited'))), {

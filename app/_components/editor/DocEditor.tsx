@@ -4,7 +4,6 @@
  * document's Y.Doc, banners for read-only / no access / expired sessions, word count, sharing.
  */
 import Link from 'next/link';
-import { useRouter } from 'next/navigation';
 import { useEffect, useMemo, useState } from 'react';
 import { EditorContent, useEditor } from '@tiptap/react';
 import StarterKit from '@tiptap/starter-kit';
@@ -14,8 +13,7 @@ import Collaboration from '@tiptap/extension-collaboration';
 import CollaborationCaret from '@tiptap/extension-collaboration-caret';
 import { roleAtLeast, type Role } from '@/lib/acl';
 import { CloseCode } from '@/lib/close-codes';
-import { api, ApiError, toDoc, type DocSummary, type Me } from '../api';
-import { useMe } from '../use-me';
+import { api, ApiError, type DocSummary, type Me } from '../api';
 import { userColor } from '../user-color';
 import { FormatBar } from './FormatBar';
 import { Presence, usePresence } from './Presence';
@@ -24,87 +22,11 @@ import { StatusLine } from './StatusLine';
 import { useCollab } from './use-collab';
 import { cacheForOffline } from './offline';
 
-type DocState = { status: 'loading' } | { status: 'ready'; doc: DocSummary } | { status: 'error'; code: number; message: string };
-
-const docKey = (id: string) => `tandem:doc:${id}`;
-
-function useDocMeta(docId: string, me: Me | null): [DocState, (d: DocSummary) => void] {
-  const router = useRouter();
-  const [state, setState] = useState<DocState>({ status: 'loading' });
-  useEffect(() => {
-    if (!me) return;
-    const ac = new AbortController();
-    api<unknown>(`/api/docs/${encodeURIComponent(docId)}`, { signal: ac.signal }).then(
-      (raw) => {
-        const doc = toDoc(raw);
-        setState({ status: 'ready', doc });
-        try {
-          localStorage.setItem(docKey(docId), JSON.stringify(doc));
-        } catch (err) {
-          console.warn('could not cache the document for offline use', err);
-        }
-      },
-      (err: unknown) => {
-        if ((err as Error).name === 'AbortError') return;
-        if (err instanceof ApiError && err.status === 401) {
-          router.replace(`/signin?next=${encodeURIComponent(`/d/${docId}`)}`);
-          return;
-        }
-        if (err instanceof ApiError && err.status === 0) {
-          try {
-            const raw = localStorage.getItem(docKey(docId));
-            if (raw) return setState({ status: 'ready', doc: JSON.parse(raw) as DocSummary });
-          } catch {
-            /* fall through to the error */
-          }
-        }
-        setState({
-          status: 'error',
-          code: err instanceof ApiError ? err.status : 0,
-          message: err instanceof ApiError ? err.message : 'Could not open this document.',
-        });
-      },
-    );
-    return () => ac.abort();
-  }, [docId, me, router]);
-  return [state, (doc) => setState({ status: 'ready', doc })];
-}
-
-export function DocEditor({ docId }: { docId: string }) {
-  const meState = useMe();
-  const me = meState.status === 'ready' ? meState.me : null;
-  const [docState, setDoc] = useDocMeta(docId, me);
-  const canOpen = docState.status === 'ready';
-  const collab = useCollab(docId, canOpen && me ? me.id : null);
-
-  if (meState.status === 'error') return <FullPageMessage title="Something went wrong" body={meState.message} />;
-  if (docState.status === 'error') {
-    const missing = docState.code === 404 || docState.code === 403;
-    return (
-      <FullPageMessage
-        title={missing ? 'This document is not available' : 'Could not open this document'}
-        body={missing ? 'It may have been deleted, or you do not have access. Ask its owner to share it with you.' : docState.message}
-      />
-    );
-  }
-  if (!me || docState.status !== 'ready') return <FullPageMessage title="Opening…" />;
-  return <EditorView me={me} doc={docState.doc} setDoc={setDoc} collab={collab} />;
-}
-
-function FullPageMessage({ title, body }: { title: string; body?: string }) {
-  return (
-    <main className="page">
-      <div className="card empty" role={body ? 'alert' : undefined}>
-        <h2>{title}</h2>
-        {body && <p>{body}</p>}
-        {body && (
-          <Link className="btn" href="/">
-            Back to documents
-          </Link>
-        )}
-      </div>
-    </main>
-  );
+/** The editor page for a document the server already checked the caller may open. */
+export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }) {
+  const [doc, setDoc] = useState(initialDoc);
+  const collab = useCollab(doc.id, me.id);
+  return <EditorView me={me} doc={doc} setDoc={setDoc} collab={collab} />;
 }
 
 function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setDoc: (d: DocSummary) => void; collab: ReturnType<typeof useCollab> }) {
@@ -146,8 +68,11 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
 
   useEffect(() => {
     if (!editor) return;
+    // From the state, not the view: the view is created later than the editor in Tiptap 3.
     const count = () => {
-      const text = editor.getText({ blockSeparator: '\n' }).trim();
+      if (editor.isDestroyed) return;
+      const doc = editor.state.doc;
+      const text = doc.textBetween(0, doc.content.size, '\n', ' ').trim();
       setWords(text ? text.split(/\s+/).length : 0);
     };
     count();
