@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { editorText, newUser, SCREENSHOTS, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
+import { E2E_TOKEN_TTL_SECONDS, editorText, newUser, SCREENSHOTS, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
 
 let stack: Stack;
 let alice: User; // first account: instance admin, owns the shared document
@@ -169,6 +169,10 @@ describe('Tandem in the browser', () => {
     await alice.page.locator('.tiptap').click();
     await alice.page.keyboard.press('Control+Home');
     await waitFor(async () => (await bob.page.locator('.collaboration-carets__label').allTextContents()).includes('Alice Archer'), { what: 'bob sees alice caret' });
+    // A rename shows up in the other editor's title at once.
+    await alice.page.getByTestId('doc-title').fill('Launch plan v2');
+    await alice.page.getByTestId('doc-title').press('Enter');
+    await waitFor(async () => (await bob.page.getByTestId('doc-title').inputValue()) === 'Launch plan v2', { what: 'live title' });
     // Presence: both avatars in both headers.
     await waitFor(async () => (await alice.page.getByTestId('presence').locator('.avatar').count()) === 2, { what: 'presence avatars' });
 
@@ -336,6 +340,75 @@ describe('Tandem in the browser', () => {
     }, { what: 'filtered audit log' });
     expectCleanConsole(alice, bob);
   });
+
+  test('formatting: headings, lists, task lists, code blocks and links reach the other editor as structure', async () => {
+    const created = (await (await alice.context.request.post('/api/docs', { data: { title: 'Formatting' } })).json()) as { doc: { id: string } };
+    const id = created.doc.id;
+    await alice.context.request.put(`/api/docs/${id}/access/general`, { data: { role: 'viewer' } });
+    await openDoc(alice, id);
+    await openDoc(bob, id); // general access: anyone signed in can view
+    await waitFor(async () => (await isEditable(bob)) === 'false', { what: 'bob is a viewer through general access' });
+    const { page } = alice;
+    await page.locator('.tiptap').click();
+    // Markdown-style input rules and the toolbar.
+    await page.keyboard.type('# Big heading');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('- first bullet');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Task list' }).click();
+    await page.keyboard.type('write the tests');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Code block' }).click();
+    await page.keyboard.type('const x = 1;');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('see docs');
+    await page.keyboard.down('Shift');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowLeft');
+    await page.keyboard.up('Shift');
+    page.once('dialog', (d) => void d.accept('https://example.com/docs'));
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    const sel = (css: string) => bob.page.locator(`.tiptap ${css}`).count();
+    await waitFor(async () => (await sel('h1')) === 1 && (await sel('ul:not([data-type]) li')) === 1 && (await sel('ul[data-type="taskList"] li')) === 1 && (await sel('pre code')) === 1 && (await sel('a[href="https://example.com/docs"]')) === 1, {
+      what: 'structure in the other editor',
+    });
+    const linkText = await bob.page.locator('.tiptap a').evaluate((el) => {
+      const c = el.cloneNode(true) as HTMLElement;
+      c.querySelectorAll('.collaboration-carets__caret').forEach((x) => x.remove());
+      return c.textContent;
+    });
+    expect(linkText).toBe('docs');
+    // Ticking a task is an edit too.
+    await page.locator('.tiptap ul[data-type="taskList"] input[type="checkbox"]').check();
+    await waitFor(async () => (await bob.page.locator('.tiptap li[data-checked="true"]').count()) === 1, { what: 'checked task' });
+    expectCleanConsole(alice, bob);
+  });
+
+  test('an expired session: when the collab token cannot be renewed the editor shows the 4401 banner and stops', async () => {
+    const dave = await signUpViaApi(await newUser(stack, 'Dave'));
+    try {
+      const created = (await (await dave.context.request.post('/api/docs', { data: { title: 'Short session' } })).json()) as { doc: { id: string } };
+      await openDoc(dave, created.doc.id);
+      // Sign out behind the editor's back (as another tab would): the next token renewal is refused.
+      dave.console.allow(/status of 401/);
+      await dave.context.request.post('/api/auth/logout');
+      await dave.page.getByTestId('banner-4401').waitFor({ timeout: (E2E_TOKEN_TTL_SECONDS + 15) * 1000 });
+      expect(await isEditable(dave)).toBe('false');
+      expect(await dave.page.getByTestId('conn-status').getAttribute('data-status')).toBe('closed');
+      const attempts = dave.sockets.length;
+      const reconnected = await waitFor(() => dave.sockets.length > attempts, { timeout: 4000, what: 'a reconnect attempt' }).then(
+        () => true,
+        () => false,
+      );
+      expect(reconnected).toBe(false);
+      expectCleanConsole(dave);
+    } finally {
+      await dave.context.close();
+    }
+  }, 90_000);
 
   test('responsive: the document list and the editor fit a phone screen', async () => {
     const phone = await alice.context.newPage();

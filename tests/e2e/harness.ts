@@ -27,6 +27,8 @@ const CHROMIUM_ARGS = [
   '--disable-dev-shm-usage',
 ];
 
+export const E2E_TOKEN_TTL_SECONDS = 15;
+
 /** A free TCP port on loopback (bound then released; the child binds it right after). */
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -116,6 +118,9 @@ export async function startStack(): Promise<Stack> {
       COLLAB_PORT: String(collabPort),
       COLLAB_HTTP_URL: `http://127.0.0.1:${collabPort}`,
       PASSWORD_SCRYPT_LOG2N: '14',
+      // Short-lived collab tokens: every scenario also exercises in-band renewal, and an expired
+      // session shows its banner within a test's time.
+      COLLAB_TOKEN_TTL_SECONDS: String(E2E_TOKEN_TTL_SECONDS),
       LOG_LEVEL: 'warn',
       NEXT_TELEMETRY_DISABLED: '1',
     });

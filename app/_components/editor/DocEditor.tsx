@@ -4,7 +4,8 @@
  * document's Y.Doc, banners for read-only / no access / expired sessions, word count, sharing.
  */
 import Link from 'next/link';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
+import type * as Y from 'yjs';
 import { EditorContent, useEditor } from '@tiptap/react';
 import StarterKit from '@tiptap/starter-kit';
 import { TaskItem, TaskList } from '@tiptap/extension-list';
@@ -143,7 +144,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         <Link href="/" className="brand" aria-label="All documents">
           <img src="/icon.svg" alt="" />
         </Link>
-        <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} />
+        <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} ydoc={ydoc} />
         <StatusLine status={status} closed={!!closed} retryAt={retryAt} />
         <Presence users={presence} meId={me.id} />
         {role === 'owner' && !closed && (
@@ -177,10 +178,26 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   );
 }
 
-function TitleField({ doc, setDoc, canEdit }: { doc: DocSummary; setDoc: (d: DocSummary) => void; canEdit: boolean }) {
+/**
+ * The title is stored by the API (the document list reads it there); after a rename it is also
+ * written into the Y.Doc's `meta` map so everyone with the document open sees it change live.
+ */
+function TitleField({ doc, setDoc, canEdit, ydoc }: { doc: DocSummary; setDoc: (d: DocSummary) => void; canEdit: boolean; ydoc: Y.Doc | null }) {
   const [value, setValue] = useState(doc.title);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => setValue(doc.title), [doc.title]);
+  const docRef = useRef(doc);
+  docRef.current = doc;
+  useEffect(() => {
+    if (!ydoc) return;
+    const meta = ydoc.getMap<string>('meta');
+    const onChange = (e: Y.YMapEvent<string>) => {
+      const t = meta.get('title');
+      if (!e.transaction.local && e.keysChanged.has('title') && typeof t === 'string' && t) setDoc({ ...docRef.current, title: t });
+    };
+    meta.observe(onChange);
+    return () => meta.unobserve(onChange);
+  }, [ydoc, setDoc]);
   useEffect(() => {
     document.title = `${doc.title} · Tandem`;
   }, [doc.title]);
@@ -194,7 +211,9 @@ function TitleField({ doc, setDoc, canEdit }: { doc: DocSummary; setDoc: (d: Doc
     if (title === doc.title) return;
     try {
       const updated = await api<unknown>(`/api/docs/${encodeURIComponent(doc.id)}`, { method: 'PATCH', body: { title } });
-      setDoc({ ...doc, ...pickTitle(updated, title) });
+      const saved = pickTitle(updated, title);
+      setDoc({ ...doc, ...saved });
+      ydoc?.getMap<string>('meta').set('title', saved.title);
       setError(null);
     } catch (err) {
       setError(err instanceof ApiError ? err.message : 'Could not rename.');
@@ -233,6 +252,7 @@ function TitleField({ doc, setDoc, canEdit }: { doc: DocSummary; setDoc: (d: Doc
 }
 
 function pickTitle(raw: unknown, fallback: string): { title: string } {
-  const t = (raw as { title?: unknown } | null)?.title;
+  const r = raw as { title?: unknown; doc?: { title?: unknown } } | null;
+  const t = r?.doc?.title ?? r?.title;
   return { title: typeof t === 'string' ? t : fallback };
 }

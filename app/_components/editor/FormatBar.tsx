@@ -29,7 +29,7 @@ export function FormatBar({ editor, editable }: { editor: Editor; editable: bool
     const prev = (editor.getAttributes('link').href as string | undefined) ?? '';
     const url = window.prompt('Link address', prev || 'https://');
     if (url === null) return;
-    if (url.trim() === '' ) chain().extendMarkRange('link').unsetLink().run();
+    if (url.trim() === '') chain().extendMarkRange('link').unsetLink().run();
     else chain().extendMarkRange('link').setLink({ href: url.trim() }).run();
   }
 
@@ -52,7 +52,7 @@ export function FormatBar({ editor, editable }: { editor: Editor; editable: bool
       {b('I', 'Italic (Ctrl+I)', s.italic, () => chain().toggleItalic().run())}
       {b('S', 'Strikethrough', s.strike, () => chain().toggleStrike().run())}
       {b('</>', 'Inline code', s.code, () => chain().toggleCode().run())}
-      {b('🔗', 'Link', s.link, setLink)}
+      {b('Link', 'Link', s.link, setLink)}
       <span className="sep" />
       {b('• List', 'Bulleted list', s.bullet, () => chain().toggleBulletList().run())}
       {b('1. List', 'Numbered list', s.ordered, () => chain().toggleOrderedList().run())}
