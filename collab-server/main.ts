@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     ? createLokiShipper({ url: cfg.LOKI_URL, service: 'collab-server', instance, ...lokiEnv(process.env), onDropped: (n) => metrics.logLinesDropped.inc(n) })
     : undefined;
   const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
-  const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance });
+  const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance, contextManager: 'sync' });
   const dataDir = resolve(cfg.DATA_DIR);
   const db = openSqlite(join(dataDir, 'tandem.db'), cfg.SQLITE_SYNCHRONOUS);
   const store = cfg.DATABASE_URL

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode, closeCodeName } from '../lib/close-codes';
 import { isDocId } from '../lib/ids';
 import type { CollabMetrics } from '../observability/metrics';
@@ -64,6 +64,12 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     tracer: o.tracer,
   });
   const connections = new Set<Connection>();
+  /** Tracing on: each connection's ws.upgrade span context (the context manager is synchronous). */
+  const upgradeContexts = new WeakMap<Connection, Context>();
+  const inUpgradeContext = <T>(conn: Connection, f: () => T): T => {
+    const ctx = upgradeContexts.get(conn);
+    return ctx ? context.with(ctx, f) : f();
+  };
   const limits = o.limits ?? { messagesPerSec: 2000, messageBurst: 10_000, connectionsPerUser: 0, connectionsPerIp: 0 };
   const perIp = new Map<string, number>();
   const perUser = new Map<string, number>();
@@ -221,6 +227,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       rate: { perSec: limits.messagesPerSec, burst: limits.messageBurst },
     });
     connections.add(conn);
+    if (connCtx) upgradeContexts.set(conn, connCtx);
     if (bump(perIp, ip, 1) > limits.connectionsPerIp && limits.connectionsPerIp > 0) {
       metrics.rateLimited.inc({ limit: 'connections-per-ip' });
       conn.close(CloseCode.RATE_LIMITED, 'too many connections from this address');
@@ -274,7 +281,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     preauthTimer.unref();
     const run = () =>
       authorize(conn, token)
-      .catch((err: unknown) => {
+      .catch((err: unknown) => inConnContext(() => {
         span?.setAttribute(Attr.AUTHZ_DECISION, 'deny');
         if (err instanceof AuthError) {
           span?.setAttributes({ [Attr.AUTHZ_REASON]: err.message, [Attr.CLOSE_CODE]: closeCodeName(err.closeCode) });
@@ -287,15 +294,15 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
           log.error({ err, conn: conn.id, doc: docId }, 'authorization failed');
           conn.close(CloseCode.INTERNAL_ERROR, 'could not open the document');
         }
-      })
-      .finally(() => {
+      }))
+      .finally(() => inConnContext(() => {
         clearTimeout(preauthTimer);
         if (conn.authorized) {
           span?.setAttributes({ [Attr.AUTHZ_DECISION]: 'allow', [Attr.ROLE]: conn.role ?? '', [Attr.USER_ID]: conn.userId, [Attr.CONNECTION_ID]: conn.id });
           log.info({ conn: conn.id, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
         }
         span?.end();
-      });
+      }));
     inConnContext(() => void run());
   }
 
@@ -308,7 +315,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections for this user');
     }
     conn.armExpiry(identity.expiresAt);
-    let doc = await registry.open(conn.docId);
+    // Synchronously inside the ws.upgrade span, so a doc.load it starts is that span's child.
+    let doc = await inUpgradeContext(conn, () => registry.open(conn.docId));
     // The last connection may have left (and the doc begun unloading) while we waited.
     while (doc?.closing) doc = await registry.open(conn.docId);
     if (!doc) throw new AuthError(CloseCode.FORBIDDEN, 'document not found');

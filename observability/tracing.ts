@@ -21,6 +21,11 @@ export interface TracingOptions {
   env?: Record<string, string | undefined>;
   /** Replace the OTLP exporter (tests pass an in-memory exporter's processor). */
   spanProcessors?: SpanProcessor[];
+  /**
+   * 'sync' (collab-server): a stack-based context manager, no async_hooks (see ./sync-context.ts).
+   * 'async' (default; the Next.js app needs it): AsyncLocalStorage.
+   */
+  contextManager?: 'sync' | 'async';
 }
 
 export interface Tracing {
@@ -67,8 +72,10 @@ export async function startTracing(opts: TracingOptions): Promise<Tracing> {
     rootRatio = env.OTEL_TRACES_SAMPLER_ARG && Number.isFinite(arg) && arg >= 0 && arg <= 1 ? arg : DEFAULT_ROOT_RATIO;
     sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
+  const contextManager = opts.contextManager === 'sync' ? new (await import('./sync-context')).SyncContextManager() : undefined;
   const sdk = new NodeSDK({
     sampler,
+    contextManager,
     serviceName: env.OTEL_SERVICE_NAME || opts.serviceName,
     resource: resourceFromAttributes({ 'service.instance.id': opts.instance }),
     spanProcessors,

@@ -19,7 +19,7 @@ const open: WebsocketProvider[] = [];
 
 beforeAll(async () => {
   fx = await createFixture();
-  tracing = await startTracing({ enabled: true, serviceName: 'collab-test', instance: 'test', env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, spanProcessors: [new SimpleSpanProcessor(serverSpans)] });
+  tracing = await startTracing({ enabled: true, serviceName: 'collab-test', instance: 'test', contextManager: 'sync', env: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, spanProcessors: [new SimpleSpanProcessor(serverSpans)] });
   expect(tracing.tracer).toBeDefined();
   srv = await startServer(fx, { tracer: tracing.tracer });
 });
