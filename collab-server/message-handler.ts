@@ -99,6 +99,10 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       const clientId = decoding.readVarUint(dec);
       const clock = decoding.readVarUint(dec);
       const json = decoding.readVarString(dec);
+      // The stock client re-sends every peer's state it learns of. An entry no newer than what we
+      // hold changes nothing (Awareness would ignore it too): skip it quietly, it is not a spoof.
+      const known = doc.awareness.meta.get(clientId);
+      if (known && clock <= known.clock && !conn.clientIds.has(clientId)) continue;
       if (!doc.claim(conn, clientId)) {
         metrics.refusedUpdates.inc({ reason: 'awareness-spoof' });
         log.warn({ conn: conn.id, doc: doc.id, user: conn.userId, clientId }, 'awareness for a client id held by another user: dropped');

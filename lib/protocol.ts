@@ -12,7 +12,8 @@
  *   101 token-refresh: [101][varString token]                 client → server
  *   102 token-result:  [102][varUint ok][varUint expiresAtSec][varString reason]  server → client
  *   103 role:          [103][varString role]                  server → client ("viewer" | "editor" | "owner")
- *   104 trace-context: [104][varString traceparent]           client → server, applies to the next sync frame
+ *   104 trace-context: [104][varString traceparent]           client → server: applies to the next sync frame;
+ *                      server → client (only to clients that sent one): the trace of the next update frame
  */
 import * as encoding from 'lib0/encoding';
 

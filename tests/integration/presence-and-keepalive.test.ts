@@ -39,6 +39,24 @@ describe('presence', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it("stock clients echoing their peers' presence are not mistaken for spoofing", async () => {
+    const { fx, srv, owner, docId } = await setup();
+    const other = fx.user({ name: 'Bea' });
+    fx.grant(docId, other, 'editor');
+    const a = provider(srv.url, docId, await fx.token(owner, docId));
+    const b = provider(srv.url, docId, await fx.token(other, docId));
+    cleanups.push(() => a.destroy(), () => b.destroy());
+    await Promise.all([synced(a), synced(b)]);
+    for (let i = 0; i < 5; i++) {
+      a.awareness.setLocalStateField('cursor', i);
+      b.awareness.setLocalStateField('cursor', i);
+      await waitFor(() => a.awareness.getStates().get(b.doc.clientID)?.cursor === i && b.awareness.getStates().get(a.doc.clientID)?.cursor === i, { what: `presence round ${i}` });
+    }
+    const spoofs = (await srv.metrics.refusedUpdates.get()).values.filter((v) => v.labels.reason === 'awareness-spoof');
+    expect(spoofs).toEqual([]);
+    expect(srv.logs.lines.filter((l) => String(l.msg).includes('held by another user'))).toEqual([]);
+  });
+
   it('query-awareness answers with every current state', async () => {
     const { fx, srv, owner, docId } = await setup();
     const a = provider(srv.url, docId, await fx.token(owner, docId));
