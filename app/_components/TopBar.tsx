@@ -5,6 +5,7 @@ import { useRouter } from 'next/navigation';
 import { useState } from 'react';
 import { api, type Me } from './api';
 import { Avatar } from './Avatar';
+import { PAGE_CACHE } from './editor/offline';
 
 export function TopBar({ me, children }: { me: Me | null; children?: React.ReactNode }) {
   const router = useRouter();
@@ -17,6 +18,8 @@ export function TopBar({ me, children }: { me: Me | null; children?: React.React
       // Signing out locally still makes sense when the server is unreachable.
       console.warn('sign-out request failed', err);
     }
+    // Pages cached for offline use carry this user's identity: drop them with the session.
+    if ('caches' in window) await caches.delete(PAGE_CACHE).catch((err: unknown) => console.warn('could not clear the offline cache', err));
     router.replace('/signin');
     router.refresh();
   }

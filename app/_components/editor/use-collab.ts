@@ -87,8 +87,11 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     doc.on('update', onEarlyUpdate);
 
     const getToken = async (): Promise<CollabToken> => {
+      // Unmounted while waiting (React dev double-mount, fast navigation): do not open a socket.
+      if (cancelled) throw new ApiError(0, 'cancelled', 'editor closed');
       const t = await api<TokenResponse>(`/api/docs/${encodeURIComponent(docId)}/token`, { method: 'POST' });
-      if (!cancelled && t.role) setRole(t.role);
+      if (cancelled) throw new ApiError(0, 'cancelled', 'editor closed');
+      if (t.role) setRole(t.role);
       return { token: t.token, url: t.url, expiresAt: t.expiresAt };
     };
 
