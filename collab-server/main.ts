@@ -7,7 +7,7 @@ import { createRemoteJWKSet } from 'jose';
 import { parseCollabConfig } from '../lib/config';
 import { ensureKeyFiles, importPublicKey } from '../lib/keys';
 import { createLogger } from '../observability/logger';
-import { createLokiShipper, lokiEnv } from '../observability/loki';
+import { createLokiShipper } from '../observability/loki';
 import { startTracing } from '../observability/tracing';
 import { createCollabMetrics } from '../observability/metrics';
 import { createOpenAclStore, createSqliteAclStore } from './acl-store';
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const metrics = createCollabMetrics();
   // Telemetry switches: OTEL_ENABLED (tracing; off loads no SDK) and LOKI_URL (log shipping).
   const loki = cfg.LOKI_URL
-    ? createLokiShipper({ url: cfg.LOKI_URL, service: 'collab-server', instance, ...lokiEnv(process.env), onDropped: (n) => metrics.logLinesDropped.inc(n) })
+    ? createLokiShipper({ url: cfg.LOKI_URL, service: 'collab-server', instance, intervalMs: cfg.LOKI_BATCH_INTERVAL_MS, timeoutMs: cfg.LOKI_TIMEOUT_MS, onDropped: (n) => metrics.logLinesDropped.inc(n) })
     : undefined;
   const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
   const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance, contextManager: 'sync' });

@@ -64,6 +64,9 @@ export const CollabConfigSchema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Grafana Loki base URL; when set, logs are also shipped there (batched, off the hot path). */
   LOKI_URL: z.string().url().optional(),
+  /** How often batched log lines are pushed to Loki, and how long one push may take. */
+  LOKI_BATCH_INTERVAL_MS: int(1000),
+  LOKI_TIMEOUT_MS: int(5000),
   /** Turn OpenTelemetry tracing on (standard OTEL_* variables configure the exporter). */
   OTEL_ENABLED: bool(false),
   INSTANCE_ID: z.string().default(''),

@@ -84,9 +84,3 @@ export function createLokiShipper(o: LokiOptions): LokiShipper {
     },
   };
 }
-
-/** Shipping knobs from the environment (read once in main): LOKI_BATCH_INTERVAL_MS, LOKI_TIMEOUT_MS. */
-export function lokiEnv(env: Record<string, string | undefined>): Pick<LokiOptions, 'intervalMs' | 'timeoutMs'> {
-  const num = (v: string | undefined, def: number) => (v && /^\d+$/.test(v) ? Number(v) : def);
-  return { intervalMs: num(env.LOKI_BATCH_INTERVAL_MS, 1000), timeoutMs: num(env.LOKI_TIMEOUT_MS, 5000) };
-}
