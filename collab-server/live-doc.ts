@@ -73,6 +73,8 @@ export class LiveDoc {
   private sinceCompact = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   closing = false;
+  /** Sync step 2 for a client that has nothing, memoized until the document changes. */
+  private fullStateFrame: Uint8Array | null = null;
   /** The document was deleted while loaded. */
   deleted = false;
 
@@ -92,8 +94,14 @@ export class LiveDoc {
         deps.log.error({ err, doc: id, what }, 'skipping stored update that failed to apply');
       }
     };
-    if (stored.snapshot) apply(stored.snapshot, 'snapshot');
-    for (const u of stored.updates) apply(u, 'update');
+    // One Yjs transaction for the whole load: observers and cleanup run once, not per update.
+    this.doc.transact(() => {
+      if (stored.snapshot) apply(stored.snapshot, 'snapshot');
+      for (const u of stored.updates) apply(u, 'update');
+    });
+    // Loaded from a snapshot alone, the stored bytes are the full state: the first sync of a
+    // fresh client needs no encoding at all.
+    if (stored.snapshot && stored.updates.length === 0) this.fullStateFrame = encode.syncStep2(stored.snapshot);
     this.sinceCompact = stored.updates.length;
     for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) this.known.set(client, clock);
     this.awareness = new awarenessProtocol.Awareness(this.doc);
@@ -273,6 +281,7 @@ export class LiveDoc {
     this.doc.transact(() => {
       for (const p of batch) Y.applyUpdate(this.doc, p.update);
     }, batch[0]!.origin);
+    this.fullStateFrame = null;
     if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
       // Something referenced content we do not have (e.g. another client's items): ask the
       // senders for what we are missing; Yjs integrates the pending part when it arrives.
@@ -369,6 +378,17 @@ export class LiveDoc {
       c.uncork();
     }
     this.deps.metrics.fanoutRecipients.observe(recipients);
+  }
+
+  /**
+   * Sync step 2 answering a client's state vector. Clients that have nothing (a fresh page, a
+   * benchmark's 200 readers) all get the same memoized full-state frame.
+   */
+  syncStep2(stateVector: Uint8Array): Uint8Array {
+    if (stateVector.length === 1 && stateVector[0] === 0) {
+      return (this.fullStateFrame ??= encode.syncStep2(Y.encodeStateAsUpdate(this.doc)));
+    }
+    return encode.syncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
   }
 
   /** Send one frame to every connection except `except`. */

@@ -91,6 +91,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
 
   const wss = new WebSocketServer({
     noServer: true,
+    // We keep our own set of connections; ws's would be a second entry per socket.
+    clientTracking: false,
     maxPayload: o.maxMessageBytes,
     perMessageDeflate: false,
     // Browsers fail the handshake unless one offered protocol is chosen; never choose (echo) the token.
@@ -352,10 +354,15 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       c.ws.ping();
     }
   }, o.keepaliveMs);
+  // One sweep for every socket: token expiry (closes within 250 ms of `exp`) and heartbeats.
   const heartbeatTimer = setInterval(() => {
     const now = Date.now();
-    for (const c of connections) if (c.authorized && now - c.lastSentAt >= heartbeatAfterMs) LiveDoc.heartbeat(c);
-  }, Math.max(250, Math.min(5000, heartbeatAfterMs / 3)));
+    for (const c of connections) {
+      if (!c.authorized) continue;
+      c.checkExpiry(now);
+      if (now - c.lastSentAt >= heartbeatAfterMs) LiveDoc.heartbeat(c);
+    }
+  }, 250);
   pingTimer.unref();
   heartbeatTimer.unref();
 
