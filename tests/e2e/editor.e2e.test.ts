@@ -308,6 +308,26 @@ describe('Tandem in the browser', () => {
     expectCleanConsole(alice, bob);
   });
 
+  test('collab-server restarts: the status counts down to the next attempt, and edits made meanwhile sync after', async () => {
+    await openDoc(alice, docId);
+    await openDoc(bob, docId);
+    const status = (u: User) => u.page.getByTestId('conn-status').textContent();
+    // The browser itself logs each refused connection attempt while the server is down.
+    const allowed = [alice, bob].map((u) => u.console.allow(/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED/));
+    const restart = await stack.stopCollab();
+    await waitFor(async () => /Reconnecting in \d+ s/.test((await status(bob)) ?? ''), { timeout: 15_000, what: 'a countdown to the next attempt' });
+    await typeAtEnd(bob, ' during-restart');
+    await waitFor(async () => /unsynced/.test((await status(bob)) ?? ''), { what: 'unsynced changes shown' });
+    await restart();
+    await waitFor(async () => {
+      const [a, b] = [await editorText(alice.page), await editorText(bob.page)];
+      return a === b && a.includes('during-restart');
+    }, { timeout: 20_000, what: 'both converge after the restart' });
+    for (const u of [alice, bob]) await waitFor(async () => (await status(u)) === 'Connected', { what: `${u.name} connected again` });
+    allowed.forEach((undo) => undo());
+    expectCleanConsole(alice, bob);
+  });
+
   test('admin console: lists the live session of a connected user, and force-disconnect ends it', async () => {
     await openDoc(bob, docId);
     const { page } = alice;

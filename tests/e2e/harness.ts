@@ -46,6 +46,7 @@ interface Child {
   output: string[];
 }
 
+
 function startChild(cmd: string, args: string[], env: Record<string, string>): Child {
   const proc = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   const output: string[] = [];
@@ -74,6 +75,8 @@ export interface Stack {
   browser: Browser;
   appOutput: string[];
   collabOutput: string[];
+  /** Stop collab-server (SIGTERM: it closes sockets with 1012), and resolve a function that starts it again on the same port. */
+  stopCollab(): Promise<() => Promise<void>>;
   stop(): Promise<void>;
 }
 
@@ -97,22 +100,38 @@ export async function startStack(): Promise<Stack> {
   let collab: Child | null = null;
   let app: Child | null = null;
   let browser: Browser | null = null;
-  try {
-    collab = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')], {
+  const collabOutput: string[] = [];
+  const startCollab = async (): Promise<Child> => {
+    const c = startChild(process.execPath, ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')], {
       DATA_DIR: dataDir,
       COLLAB_PORT: String(collabPort),
       COLLAB_HOST: '127.0.0.1',
       ACL_POLL_MS: '50',
       LOG_LEVEL: process.env.E2E_COLLAB_LOG_LEVEL ?? 'warn',
     });
-    const c = collab;
-    await waitFor(() => c.output.join('').includes('"collab-server ready"') || (c.proc.exitCode !== null && Promise.reject(new Error('exited'))), {
+    c.output = collabOutput;
+    c.proc.stdout!.removeAllListeners('data');
+    c.proc.stderr!.removeAllListeners('data');
+    let ready = false;
+    const keep = (d: Buffer) => {
+      const t = d.toString();
+      if (t.includes('"collab-server ready"')) ready = true;
+      collabOutput.push(t);
+      if (collabOutput.length > 400) collabOutput.splice(0, collabOutput.length - 400);
+    };
+    c.proc.stdout!.on('data', keep);
+    c.proc.stderr!.on('data', keep);
+    await waitFor(() => ready || (c.proc.exitCode !== null && Promise.reject(new Error('exited'))), {
       timeout: 30_000,
       interval: 50,
       what: 'collab-server ready',
     }).catch((err) => {
-      throw new Error(`${(err as Error).message}\n${c.output.join('')}`);
+      throw new Error(`${(err as Error).message}\n${collabOutput.join('')}`);
     });
+    return c;
+  };
+  try {
+    collab = await startCollab();
     app = startChild(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(appPort), '-H', '127.0.0.1'], {
       DATA_DIR: dataDir,
       COLLAB_PORT: String(collabPort),
@@ -142,11 +161,17 @@ export async function startStack(): Promise<Stack> {
       dataDir,
       browser: b,
       appOutput: a.output,
-      collabOutput: c.output,
+      collabOutput,
+      async stopCollab() {
+        await stopChild(collab);
+        return async () => {
+          collab = await startCollab();
+        };
+      },
       async stop() {
         await b.close().catch((err: unknown) => console.error('closing chromium failed', err));
         await stopChild(a);
-        await stopChild(c);
+        await stopChild(collab);
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
