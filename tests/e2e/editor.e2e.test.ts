@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { E2E_TOKEN_TTL_SECONDS, editorText, newUser, SCREENSHOTS, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
+import { ConsoleWatch, E2E_TOKEN_TTL_SECONDS, editorText, newUser, SCREENSHOTS, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
 
 let stack: Stack;
 let alice: User; // first account: instance admin, owns the shared document
@@ -351,6 +351,11 @@ describe('Tandem in the browser', () => {
     );
     expect(reconnected).toBe(false);
 
+    // Not an instance admin: no console, and the sessions API refuses.
+    await bob.page.goto('/admin');
+    await bob.page.getByText('Admins only').waitFor();
+    expect((await bob.context.request.get('/api/admin/sessions')).status()).toBe(403);
+
     // The audit log records it, and filters by action.
     await page.getByLabel('Filter by action').fill('session.disconnect');
     await page.getByTestId('audit-filter').getByRole('button', { name: 'Filter' }).click();
@@ -432,6 +437,7 @@ describe('Tandem in the browser', () => {
 
   test('responsive: the document list and the editor fit a phone screen', async () => {
     const phone = await alice.context.newPage();
+    const phoneConsole = new ConsoleWatch(phone, 'Alice (phone)');
     await phone.setViewportSize({ width: 390, height: 844 });
     for (const path of ['/', `/d/${docId}`]) {
       await phone.goto(path);
@@ -440,6 +446,10 @@ describe('Tandem in the browser', () => {
       expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
     }
     await shot(phone, 'editor-phone');
+    // A document that does not exist (or is not shared with you) gets a clear page, not an error.
+    await phone.goto('/d/no-such-document');
+    await phone.getByTestId('doc-unavailable').waitFor();
     await phone.close();
+    expect(phoneConsole.problems, phoneConsole.problems.join('\n')).toEqual([]);
   });
 });
