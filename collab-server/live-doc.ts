@@ -47,8 +47,34 @@ export interface LiveDocDeps {
   log: Logger;
   compactAfterUpdates: number;
   compactIdleMs: number;
+  /** Queue this document's flush for the end of the turn (see createFlushScheduler). */
+  scheduleFlush: (doc: LiveDoc) => void;
   /** OpenTelemetry tracer; undefined = tracing off. */
   tracer?: Tracer;
+}
+
+/**
+ * Group commit across documents: every document that admitted updates during this event-loop
+ * turn starts its flush in the same setImmediate (which runs after all socket reads of the poll
+ * phase), so their store appends land in the same microtask checkpoint and a batching store
+ * (SQLite) commits them all in one transaction.
+ */
+export function createFlushScheduler(): (doc: LiveDoc) => void {
+  const dirty = new Set<LiveDoc>();
+  let scheduled = false;
+  const run = () => {
+    scheduled = false;
+    const docs = [...dirty];
+    dirty.clear();
+    for (const d of docs) d.startFlush();
+  };
+  return (doc) => {
+    dirty.add(doc);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(run);
+    }
+  };
 }
 
 export class LiveDoc {
@@ -237,12 +263,14 @@ export class LiveDoc {
     this.pending.push({ update, origin, receivedAt: performance.now(), span });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      // setImmediate runs after every socket read in this poll phase: one commit for all of them.
-      setImmediate(() => {
-        this.flushScheduled = false;
-        this.run(() => this.flush());
-      });
+      this.deps.scheduleFlush(this);
     }
+  }
+
+  /** Called by the flush scheduler at the end of the turn. */
+  startFlush(): void {
+    this.flushScheduled = false;
+    void this.run(() => this.flush());
   }
 
   private run(task: () => Promise<void>): Promise<void> {

@@ -8,9 +8,9 @@ import type { DocAcl } from '../lib/acl';
 import { Attr, SpanName } from '../observability/attributes';
 import type { CollabMetrics } from '../observability/metrics';
 import type { AclStore } from './acl-store';
-import { LiveDoc, type LiveDocDeps } from './live-doc';
+import { createFlushScheduler, LiveDoc, type LiveDocDeps } from './live-doc';
 
-export interface RegistryDeps extends LiveDocDeps {
+export interface RegistryDeps extends Omit<LiveDocDeps, 'scheduleFlush'> {
   acl: AclStore;
   metrics: CollabMetrics;
 }
@@ -20,7 +20,11 @@ export class DocRegistry {
   private readonly loading = new Map<string, Promise<LiveDoc | null>>();
   private readonly unloading = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: RegistryDeps) {}
+  private readonly docDeps: LiveDocDeps;
+
+  constructor(private readonly deps: RegistryDeps) {
+    this.docDeps = { ...deps, scheduleFlush: createFlushScheduler() };
+  }
 
   get size(): number {
     return this.live.size;
@@ -74,7 +78,7 @@ export class DocRegistry {
     if (!acl) return null;
     const stored = await this.deps.store.load(docId);
     span?.setAttributes({ [Attr.UPDATES]: stored.updates.length, [Attr.SNAPSHOT_BYTES]: stored.snapshot?.byteLength ?? 0, [Attr.ACL_VERSION]: acl.version });
-    const doc = new LiveDoc(docId, acl, stored, this.deps);
+    const doc = new LiveDoc(docId, acl, stored, this.docDeps);
     this.live.set(docId, doc);
     this.deps.metrics.docsInMemory.set(this.live.size);
     this.deps.metrics.docLoad.observe((performance.now() - t0) / 1000);

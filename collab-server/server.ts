@@ -64,6 +64,15 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     tracer: o.tracer,
   });
   const connections = new Set<Connection>();
+  /** The audit hook must never break the socket path (e.g. its database closing at shutdown). */
+  const recordRefusal = (conn: Connection, reason: string, count: number) => {
+    try {
+      o.onRefusedWrite?.(conn, reason, count);
+    } catch (err) {
+      metrics.errors.inc({ where: 'audit' });
+      log.error({ err, conn: conn.id, doc: conn.docId }, 'recording a refused write failed');
+    }
+  };
   /** Tracing on: each connection's ws.upgrade span context (the context manager is synchronous). */
   const upgradeContexts = new WeakMap<Connection, Context>();
   const inUpgradeContext = <T>(conn: Connection, f: () => T): T => {
@@ -85,7 +94,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     metrics,
     log,
     renewToken: (conn, token) => o.auth.renew(conn, token),
-    onRefusedWrite: (conn, reason, count) => o.onRefusedWrite?.(conn, reason, count),
+    onRefusedWrite: (conn, reason, count) => recordRefusal(conn, reason, count),
     tracer: o.tracer,
   });
 
@@ -267,7 +276,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
-      if (conn.refusalsSinceAudit > 0) o.onRefusedWrite?.(conn, 'further writes refused on this connection', conn.refusalsSinceAudit);
+      if (conn.refusalsSinceAudit > 0) recordRefusal(conn, 'further writes refused on this connection', conn.refusalsSinceAudit);
       bump(perIp, ip, -1);
       if (conn.identity) bump(perUser, conn.identity.userId, -1);
       const doc = conn.doc;

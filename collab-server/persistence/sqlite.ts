@@ -45,6 +45,38 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
   const appendTx = db.transaction((docId: string, firstSeq: number, updates: readonly Uint8Array[]) => {
     for (let i = 0; i < updates.length; i++) insUpdate.run(docId, firstSeq + i, updates[i]!);
   });
+
+  // Appends made in one microtask checkpoint (every document flushing this turn, see
+  // createFlushScheduler) commit in ONE transaction; each caller resolves only after it.
+  interface Queued {
+    docId: string;
+    firstSeq: number;
+    updates: readonly Uint8Array[];
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }
+  let queue: Queued[] = [];
+  const batchTx = db.transaction((q: Queued[]) => {
+    for (const e of q) for (let i = 0; i < e.updates.length; i++) insUpdate.run(e.docId, e.firstSeq + i, e.updates[i]!);
+  });
+  const commitQueued = () => {
+    const q = queue;
+    queue = [];
+    try {
+      batchTx(q);
+      for (const e of q) e.resolve();
+    } catch {
+      // One bad entry (e.g. a reused sequence number) must not fail the others: retry one by one.
+      for (const e of q) {
+        try {
+          appendTx(e.docId, e.firstSeq, e.updates);
+          e.resolve();
+        } catch (err) {
+          e.reject(err);
+        }
+      }
+    }
+  };
   const compactTx = db.transaction((docId: string, snapshot: Uint8Array, uptoSeq: number) => {
     const now = Date.now();
     upsertSnapshot.run(docId, uptoSeq, snapshot, now);
@@ -63,8 +95,11 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
         lastSeq: rows.length ? rows[rows.length - 1]!.seq : base,
       };
     },
-    async append(docId, firstSeq, updates) {
-      appendTx(docId, firstSeq, updates);
+    append(docId, firstSeq, updates) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ docId, firstSeq, updates, resolve, reject });
+        if (queue.length === 1) queueMicrotask(commitQueued);
+      });
     },
     async compact(docId, snapshot, uptoSeq) {
       compactTx(docId, snapshot, uptoSeq);
