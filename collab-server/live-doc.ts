@@ -78,7 +78,9 @@ export function createFlushScheduler(): (doc: LiveDoc) => void {
 }
 
 export class LiveDoc {
-  readonly doc = new Y.Doc({ gc: true });
+  private readonly ydoc = new Y.Doc({ gc: true });
+  /** Stored state not yet applied to the Y.Doc (see the constructor). */
+  private unapplied: Uint8Array[] | null = null;
   readonly awareness: awarenessProtocol.Awareness;
   readonly conns = new Set<Connection>();
   /** Yjs client id → the live connection that holds it (document writes and awareness alike). */
@@ -111,28 +113,45 @@ export class LiveDoc {
     private readonly deps: LiveDocDeps,
   ) {
     this.seq = stored.lastSeq;
-    const apply = (u: Uint8Array, what: string) => {
-      try {
-        Y.applyUpdate(this.doc, u, { kind: 'server', reason: 'load' } satisfies UpdateOrigin);
-      } catch (err) {
-        // A stored update that no longer decodes must not make the whole document unloadable.
-        deps.metrics.errors.inc({ where: 'load-apply' });
-        deps.log.error({ err, doc: id, what }, 'skipping stored update that failed to apply');
-      }
-    };
-    // One Yjs transaction for the whole load: observers and cleanup run once, not per update.
-    this.doc.transact(() => {
-      if (stored.snapshot) apply(stored.snapshot, 'snapshot');
-      for (const u of stored.updates) apply(u, 'update');
-    });
-    // Loaded from a snapshot alone, the stored bytes are the full state: the first sync of a
-    // fresh client needs no encoding at all.
-    if (stored.snapshot && stored.updates.length === 0) this.fullStateFrame = encode.syncStep2(stored.snapshot);
     this.sinceCompact = stored.updates.length;
-    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) this.known.set(client, clock);
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    if (stored.snapshot && stored.updates.length === 0) {
+      // Loaded from a snapshot alone: the stored bytes are the full state, so a fresh client's
+      // first sync is answered with them as they are, and applying them to the Y.Doc (the bulk of
+      // a cold load) waits until something needs the document.
+      this.unapplied = [stored.snapshot];
+      this.fullStateFrame = encode.syncStep2(stored.snapshot);
+    } else {
+      this.unapplied = stored.snapshot ? [stored.snapshot, ...stored.updates] : stored.updates;
+      this.materialize();
+    }
+    this.awareness = new awarenessProtocol.Awareness(this.ydoc);
     this.awareness.setLocalState(null);
     if (this.sinceCompact > 0) this.armIdleCompaction();
+  }
+
+  /** The Y.Doc, with every stored update applied. */
+  get doc(): Y.Doc {
+    this.materialize();
+    return this.ydoc;
+  }
+
+  /** Apply the stored state that loading deferred; one Yjs transaction, each update guarded. */
+  private materialize(): void {
+    const stored = this.unapplied;
+    if (!stored) return;
+    this.unapplied = null;
+    this.ydoc.transact(() => {
+      for (const u of stored) {
+        try {
+          Y.applyUpdate(this.ydoc, u);
+        } catch (err) {
+          // A stored update that no longer decodes must not make the whole document unloadable.
+          this.deps.metrics.errors.inc({ where: 'load-apply' });
+          this.deps.log.error({ err, doc: this.id }, 'skipping stored update that failed to apply');
+        }
+      }
+    }, { kind: 'server', reason: 'load' } satisfies UpdateOrigin);
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.ydoc))) this.known.set(client, clock);
   }
 
   // ---- connections --------------------------------------------------------------------------
@@ -142,7 +161,11 @@ export class LiveDoc {
     this.conns.add(conn);
     conn.doc = this;
     this.decideRole(conn);
-    conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
+    const step1 = () => conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
+    // Not applied yet: answer the client's own step 1 (queued right behind this) from the stored
+    // snapshot first, and apply it for our step 1 on the next turn.
+    if (this.unapplied) setImmediate(() => this.conns.has(conn) && step1());
+    else step1();
     if (this.awareness.states.size > 0) {
       conn.send(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.states.keys()])), 'awareness');
     }
@@ -232,6 +255,7 @@ export class LiveDoc {
    * - New structs under a client id that a live connection of another user holds: refused.
    */
   admit(conn: Connection, update: Uint8Array): AdmitResult {
+    this.materialize(); // `known` comes from the applied document
     // decodeUpdate reads every struct and the delete set, so bytes Yjs cannot decode throw here,
     // before anything is stored (parseUpdateMeta alone would not read the delete set).
     const { structs, ds } = Y.decodeUpdate(update);
@@ -481,7 +505,7 @@ export class LiveDoc {
     await this.run(() => (this.deleted ? this.deps.store.delete(this.id) : this.compact()));
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.awareness.destroy();
-    this.doc.destroy();
+    this.ydoc.destroy();
   }
 
   /** Flush what is queued without unloading (graceful shutdown drains through this). */
