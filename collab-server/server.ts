@@ -89,6 +89,14 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     return n;
   };
   let stopping = false;
+  // One shared deps object: idle sockets are counted in kilobytes, so nothing per socket that can be shared.
+  const connDeps = {
+    metrics,
+    log,
+    sendBufferCap: o.sendBufferCap,
+    preauth: o.preauth,
+    rate: { perSec: limits.messagesPerSec, burst: limits.messageBurst },
+  };
 
   const handleFrame = createMessageHandler({
     metrics,
@@ -230,13 +238,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
-    const conn = new Connection(ws, docId, ip, {
-      metrics,
-      log,
-      sendBufferCap: o.sendBufferCap,
-      preauth: o.preauth,
-      rate: { perSec: limits.messagesPerSec, burst: limits.messageBurst },
-    });
+    const conn = new Connection(ws, docId, ip, connDeps);
     connections.add(conn);
     if (connCtx) upgradeContexts.set(conn, connCtx);
     if (bump(perIp, ip, 1) > limits.connectionsPerIp && limits.connectionsPerIp > 0) {
@@ -286,12 +288,14 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       }
     });
 
-    const preauthTimer = setTimeout(() => {
+    // The socket's listeners share this function's closure scope for the socket's whole life:
+    // drop what is only needed until authorization (the token string, the timer, the span).
+    let preauthTimer: NodeJS.Timeout | null = setTimeout(() => {
       if (!conn.authorized) conn.close(CloseCode.UNAUTHORIZED, 'authorization timed out');
     }, o.preauth.timeoutMs);
     preauthTimer.unref();
     const run = () =>
-      authorize(conn, token)
+      authorize(conn, takeToken())
       .catch((err: unknown) => inConnContext(() => {
         span?.setAttribute(Attr.AUTHZ_DECISION, 'deny');
         if (err instanceof AuthError) {
@@ -307,13 +311,20 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         }
       }))
       .finally(() => inConnContext(() => {
-        clearTimeout(preauthTimer);
+        if (preauthTimer) clearTimeout(preauthTimer);
+        preauthTimer = null;
         if (conn.authorized) {
           span?.setAttributes({ [Attr.AUTHZ_DECISION]: 'allow', [Attr.ROLE]: conn.role ?? '', [Attr.USER_ID]: conn.userId, [Attr.CONNECTION_ID]: conn.id });
           log.info({ conn: conn.id, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
         }
         span?.end();
+        span = undefined;
       }));
+    const takeToken = () => {
+      const t = token;
+      token = null;
+      return t;
+    };
     inConnContext(() => void run());
   }
 
