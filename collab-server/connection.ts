@@ -121,7 +121,7 @@ export class Connection {
    * Send one encoded frame. If the socket's unsent buffer is over the cap the client is not keeping
    * up: close it with 1013 (it resyncs on reconnect) rather than let server memory grow.
    */
-  send(frame: Uint8Array, kind: string): void {
+  send(frame: Uint8Array, kind: string, onWritten?: () => void): void {
     if (this.closed) return;
     const ws = this.ws;
     if (ws.readyState !== 1) return;
@@ -132,7 +132,7 @@ export class Connection {
       this.close(CloseCode.TRY_AGAIN_LATER, 'too slow to keep up: reconnect to resync');
       return;
     }
-    ws.send(frame, { binary: true });
+    ws.send(frame, { binary: true }, onWritten && (() => onWritten()));
     this.lastSentAt = Date.now();
     this.deps.metrics.messagesOut.inc({ type: kind });
     this.deps.metrics.bytesOut.inc({ type: kind }, frame.byteLength);

@@ -79,6 +79,8 @@ export function createFlushScheduler(): (doc: LiveDoc) => void {
 
 export class LiveDoc {
   private readonly ydoc = new Y.Doc({ gc: true });
+  /** Connections still owed our sync step 1 (the document was not applied yet when they joined). */
+  private readonly deferredStep1 = new Set<Connection>();
   /** Stored state not yet applied to the Y.Doc (see the constructor). */
   private unapplied: Uint8Array[] | null = null;
   readonly awareness: awarenessProtocol.Awareness;
@@ -161,11 +163,13 @@ export class LiveDoc {
     this.conns.add(conn);
     conn.doc = this;
     this.decideRole(conn);
-    const step1 = () => conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
-    // Not applied yet: answer the client's own step 1 (queued right behind this) from the stored
-    // snapshot first, and apply it for our step 1 on the next turn.
-    if (this.unapplied) setImmediate(() => this.conns.has(conn) && step1());
-    else step1();
+    if (this.unapplied) {
+      // Not applied yet: answer the client's own step 1 from the stored snapshot first, and only
+      // once that frame has left for the client apply the snapshot for our step 1 (see
+      // answerStep1); a client that never sends step 1 gets ours after a second anyway.
+      this.deferredStep1.add(conn);
+      setTimeout(() => this.sendDeferredStep1(conn), 1000).unref();
+    } else conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
     if (this.awareness.states.size > 0) {
       conn.send(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...this.awareness.states.keys()])), 'awareness');
     }
@@ -173,6 +177,7 @@ export class LiveDoc {
 
   /** Remove a connection; its presence is removed and the removal broadcast. Returns remaining count. */
   removeConnection(conn: Connection): number {
+    this.deferredStep1.delete(conn);
     if (!this.conns.delete(conn)) return this.conns.size;
     const ids: number[] = [];
     for (const id of conn.clientIds) {
@@ -441,6 +446,17 @@ export class LiveDoc {
       return (this.fullStateFrame ??= encode.syncStep2(Y.encodeStateAsUpdate(this.doc)));
     }
     return encode.syncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
+  }
+
+  /** Reply to a client's sync step 1; our own deferred step 1 follows once the reply is written. */
+  answerStep1(conn: Connection, stateVector: Uint8Array): void {
+    const frame = this.syncStep2(stateVector);
+    if (this.deferredStep1.has(conn)) conn.send(frame, 'sync-step2', () => setImmediate(() => this.sendDeferredStep1(conn)));
+    else conn.send(frame, 'sync-step2');
+  }
+
+  private sendDeferredStep1(conn: Connection): void {
+    if (this.deferredStep1.delete(conn) && this.conns.has(conn)) conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
   }
 
   /** Send one frame to every connection except `except`. */

@@ -131,7 +131,7 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
   function dispatch(conn: Connection, doc: LiveDoc, frame: Frame, span?: Span): boolean | void {
     switch (frame.kind) {
       case 'sync-step1':
-        conn.send(doc.syncStep2(frame.stateVector), 'sync-step2');
+        doc.answerStep1(conn, frame.stateVector);
         return;
       case 'sync-step2':
       case 'update':

@@ -1,7 +1,7 @@
 // Documents leave memory when their last connection is gone and their state is stored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
+import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { rawClient } from '../helpers/raw';
 import { encode } from '../../lib/protocol';
 
@@ -66,6 +66,26 @@ describe('document unload', () => {
     p.destroy();
     await waitFor(() => srv.server.registry.size === 0, { what: 'unloaded again' });
   }, 120_000);
+
+  it('a document reloaded from its snapshot alone serves fresh clients and takes offline edits', async () => {
+    const owner = fx.user();
+    const id = fx.doc(owner);
+    const a = provider(srv.url, id, await fx.token(owner, id));
+    await synced(a);
+    a.doc.getText('t').insert(0, 'stored ');
+    await waitFor(() => (fx.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc_id = ?').get(id) as { n: number }).n > 0);
+    a.disconnect();
+    a.doc.getText('t').insert(0, 'offline ');
+    // Unloaded and compacted: the next load is the snapshot alone (applied lazily).
+    await waitFor(() => srv.server.registry.size === 0 && (fx.db.prepare('SELECT COUNT(*) AS n FROM doc_updates WHERE doc_id = ?').get(id) as { n: number }).n === 0, { what: 'compacted on unload' });
+    const fresh = provider(srv.url, id, await fx.token(owner, id));
+    await synced(fresh);
+    expect(fresh.doc.getText('t').toString()).toBe('stored ');
+    a.connect();
+    await waitFor(() => sameState(a.doc, fresh.doc) && fresh.doc.getText('t').toString() === 'offline stored ', { what: 'offline edit merged into the snapshot-loaded doc' });
+    a.destroy();
+    fresh.destroy();
+  });
 
   it('a connection arriving while its document unloads gets the whole document', async () => {
     const owner = fx.user();

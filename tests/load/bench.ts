@@ -273,13 +273,16 @@ try {
         // One small document first, so the measured loads do not pay for the process' own warm-up.
         const warm: DocSpec = { id: 'idle-0', tokens: [], freshToken: await seed.token(0, 'idle-0') };
         const first = await runLoadgen(s.target, [{ kind: 'coldsync', label: 'cold', docs: [warm, ...docs] }], work, 'cold1');
-        // The raw document unloads when its socket leaves, and Tandem compacts it on unload:
-        // wait for its snapshot, then load it again from what Tandem itself wrote.
+        // The raw documents unload when their sockets leave, and Tandem compacts them on unload:
+        // wait until every raw copy is folded (so the measured load does not queue behind the
+        // others' compaction), then load one again from what Tandem itself wrote.
         const { openSqlite } = await import('../../collab-server/persistence/sqlite');
         const db = openSqlite(join(dir, 'tandem.db'));
-        const sel = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM doc_snapshots WHERE doc_id = 'cold-raw-1'");
+        const sel = db.prepare<[], { n: number }>(
+          "SELECT (SELECT COUNT(*) FROM doc_updates WHERE doc_id LIKE 'cold-raw-%') + (SELECT COUNT(*) FROM docs WHERE id LIKE 'cold-raw-%' AND id NOT IN (SELECT doc_id FROM doc_snapshots)) AS n",
+        );
         const deadline = Date.now() + 60_000;
-        while (sel.get()!.n === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        while (sel.get()!.n !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         db.close();
         const again = await runLoadgen(s.target, [{ kind: 'coldsync', label: 'cold-recompacted', docs: [docs[0]!] }], work, 'cold2');
         return [...first, ...again];
