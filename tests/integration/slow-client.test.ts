@@ -56,10 +56,11 @@ describe('a client that stops reading', () => {
     await waitFor(() => !srv.server.connections.has(slowConn), { what: 'stalled socket terminated' });
     const after = liveBytes() - before;
     console.log(`pushed ${((rounds * chunk.length) / 2 ** 20).toFixed(0)} MiB past a stalled reader (cap ${cap / 2 ** 20} MiB): peak growth ${(peak / 2 ** 20).toFixed(1)} MiB, after ${(after / 2 ** 20).toFixed(1)} MiB`);
-    // Without the cap the same run peaks at ~220 MiB (measured with the cap at 1 GB); with it,
-    // ~46 MiB of transient buffers in flight.
-    expect(peak).toBeLessThan(110 * 2 ** 20);
-    expect(after).toBeLessThan(64 * 2 ** 20);
+    // Without the cap the same run peaks at ~220 MiB and keeps ~120 MiB queued for the stalled
+    // socket (measured with the cap at 1 GB); with it, 46–75 MiB of transient buffers in flight
+    // at the peak and 15–70 MiB after, depending on how busy the machine is.
+    expect(peak).toBeLessThan(160 * 2 ** 20);
+    expect(after).toBeLessThan(100 * 2 ** 20);
     writer.destroy();
     reader.destroy();
   }, 120_000);
