@@ -28,6 +28,9 @@ export const AppConfigSchema = z.object({
   SESSION_TTL_SECONDS: int(30 * 24 * 3600, 60, 365 * 24 * 3600),
   /** log2 of scrypt's cost N: 15 is ~32 MiB and ~100 ms per hash here. Stored per hash, so it can be raised later. */
   PASSWORD_SCRYPT_LOG2N: int(15, 14, 20),
+  /** Wrong passwords allowed per email within LOGIN_WINDOW_SECONDS before logins for it get 429. */
+  LOGIN_MAX_FAILURES: int(10, 1, 10_000),
+  LOGIN_WINDOW_SECONDS: int(900, 1, 86_400),
   /** Secure cookies: auto = when the request arrived over https (or X-Forwarded-Proto says so). */
   COOKIE_SECURE: opt(z.enum(['auto', 'true', 'false']).default('auto')),
   SQLITE_SYNCHRONOUS: opt(z.enum(['NORMAL', 'FULL']).default('NORMAL')),

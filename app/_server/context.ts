@@ -15,6 +15,7 @@ import { createSessionStore } from './sessions';
 import { createDocStore } from './docs';
 import { createAuditStore } from './audit';
 import { createAccessStore } from './access';
+import { createLoginThrottle } from './login-throttle';
 
 export interface SigningKeys {
   privateKey: CryptoKey;
@@ -56,6 +57,7 @@ export function createAppContext(config: AppConfig) {
     docs: createDocStore(db),
     audit,
     access: createAccessStore(db, audit),
+    loginThrottle: createLoginThrottle({ maxFailures: config.LOGIN_MAX_FAILURES, windowMs: config.LOGIN_WINDOW_SECONDS * 1000 }),
     /** The token signing key, generated into <DATA_DIR>/keys on first use unless given by env. */
     keys(): Promise<SigningKeys> {
       keys ??= loadKeys(config, dataDir).catch((err: unknown) => {

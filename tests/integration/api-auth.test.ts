@@ -93,6 +93,20 @@ describe('accounts', () => {
     expect(unknown.body).toEqual(wrong.body);
   });
 
+  it('after 10 wrong passwords for one email, sign-in for it answers 429 with Retry-After; other emails are unaffected', async () => {
+    const s = await signUp('Gil', 'gil@example.test', 'gus-password');
+    const other = await signUp('Hal', 'hal.throttle@example.test', 'hal-password');
+    // A success in between clears the count.
+    for (let i = 0; i < 9; i++) expectError(await call(login.POST, { method: 'POST', body: { email: s.email, password: `guess-${i}` } }), 401);
+    expect((await call(login.POST, { method: 'POST', body: { email: s.email, password: 'gus-password' } })).status).toBe(200);
+    for (let i = 0; i < 10; i++) expectError(await call(login.POST, { method: 'POST', body: { email: s.email, password: `guess-${i}` } }), 401);
+    // Now even the right password waits: a guesser cannot tell a hit from a miss.
+    const limited = await call(login.POST, { method: 'POST', body: { email: 'GIL@example.test', password: 'gus-password' } });
+    expectError(limited, 429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await call(login.POST, { method: 'POST', body: { email: other.email, password: 'hal-password' } })).status).toBe(200);
+  });
+
   it('logout ends exactly the presented session and clears the cookie', async () => {
     const s = await signUp('Eve');
     const other = await call(login.POST, { method: 'POST', body: { email: s.email, password: s.password } });
