@@ -19,4 +19,14 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Prometheus from Debian starts itself as a service on install; our test runs its own instance.
 export NEXT_TELEMETRY_DISABLED=1
-exec npx vitest run --config tests/vitest.config.ts "$@"
+# Besides vitest's own summary, end with one plain "N passed, N failed, N skipped" line (CI reads it).
+results=$(mktemp -t tandem-vitest-XXXXXX.json)
+status=0
+npx vitest run --config tests/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$results" 2>/dev/null || echo "tests: 0 passed, 1 failed"
+rm -f "$results"
+exit $status
