@@ -8,14 +8,14 @@
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
-import { ROOT_CONTEXT, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode } from '../lib/close-codes';
 import { encode, EMPTY_AWARENESS_FRAME } from '../lib/protocol';
 import { effectiveRole, type DocAcl, type Role } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { Attr, EXEMPLAR_TRACE_ID, SpanName } from '../observability/attributes';
-import { formatTraceparent } from '../observability/trace-context';
+import { endTraces, traceBatch } from './batch-tracing';
 import type { DocStore } from './persistence/doc-store';
 import type { Connection } from './connection';
 
@@ -33,7 +33,7 @@ export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'cli
  */
 export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
 
-interface Pending {
+export interface Pending {
   update: Uint8Array;
   origin: UpdateOrigin;
   receivedAt: number;
@@ -51,30 +51,6 @@ export interface LiveDocDeps {
   scheduleFlush: (doc: LiveDoc) => void;
   /** OpenTelemetry tracer; undefined = tracing off. */
   tracer?: Tracer;
-}
-
-/**
- * Group commit across documents: every document that admitted updates during this event-loop
- * turn starts its flush in the same setImmediate (which runs after all socket reads of the poll
- * phase), so their store appends land in the same microtask checkpoint and a batching store
- * (SQLite) commits them all in one transaction.
- */
-export function createFlushScheduler(): (doc: LiveDoc) => void {
-  const dirty = new Set<LiveDoc>();
-  let scheduled = false;
-  const run = () => {
-    scheduled = false;
-    const docs = [...dirty];
-    dirty.clear();
-    for (const d of docs) d.startFlush();
-  };
-  return (doc) => {
-    dirty.add(doc);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(run);
-    }
-  };
 }
 
 export class LiveDoc {
@@ -347,10 +323,10 @@ export class LiveDoc {
     }
 
     const t2 = performance.now();
-    const traced = this.deps.tracer ? this.traceBatch(batch, t0, t1, t2) : undefined;
+    const traced = this.deps.tracer ? traceBatch(this.deps.tracer, this.id, batch, t0, t1, t2) : undefined;
     this.broadcastBatch(batch, traced?.frames, traced?.counts);
     const done = performance.now();
-    if (traced) this.endTraces(batch, traced, done);
+    if (traced) endTraces(batch, traced, done);
     let exemplar: Record<string, string> | undefined;
     for (const p of batch) {
       const seconds = (done - p.receivedAt) / 1000;
@@ -368,52 +344,7 @@ export class LiveDoc {
     else this.armIdleCompaction();
   }
 
-  /**
-   * Tracing on: the append and apply spans of every traced update in the batch (they share the
-   * group commit's timing), and a started broadcast span per traced update whose trace context is
-   * forwarded (TRACE_CONTEXT, server → client) to the clients that speak it, so the receiving
-   * browser's render span joins the same trace.
-   */
-  private traceBatch(batch: Pending[], p0: number, p1: number, p2: number) {
-    const tracer = this.deps.tracer!;
-    // Epoch ms: the SDK corrects performance.now() values per span, which would skew siblings.
-    const [t0, t1, t2] = [p0, p1, p2].map((t) => performance.timeOrigin + t) as [number, number, number];
-    const frames: (Uint8Array | undefined)[] = [];
-    const spans: (Span | undefined)[] = [];
-    let any = false;
-    for (const p of batch) {
-      if (!p.span) {
-        frames.push(undefined);
-        spans.push(undefined);
-        continue;
-      }
-      any = true;
-      const parent = trace.setSpan(ROOT_CONTEXT, p.span);
-      const common = { [Attr.DOC_ID]: this.id, [Attr.BATCH_SIZE]: batch.length };
-      tracer
-        .startSpan(SpanName.APPEND, { startTime: t0, attributes: { ...common, [Attr.DB_OPERATION]: 'append', [Attr.DB_BATCH_SIZE]: batch.length, [Attr.MESSAGE_BYTES]: p.update.byteLength } }, parent)
-        .end(t1);
-      tracer.startSpan(SpanName.APPLY, { startTime: t1, attributes: common }, parent).end(t2);
-      const b = tracer.startSpan(SpanName.BROADCAST, { startTime: t2, attributes: common }, parent);
-      spans.push(b);
-      frames.push(encode.traceContext(formatTraceparent(b.spanContext())));
-    }
-    return any ? { frames, spans, counts: batch.map(() => 0) } : undefined;
-  }
 
-  private endTraces(batch: Pending[], t: { spans: (Span | undefined)[]; counts: number[] }, done: number): void {
-    for (let i = 0; i < batch.length; i++) {
-      const b = t.spans[i];
-      if (!b) continue;
-      const n = batch[i]!.update.byteLength;
-      // The frame each recipient got: [0][2][varUint n][n bytes].
-      const bytes = 2 + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4) + n;
-      b.setAttributes({ [Attr.FANOUT_COUNT]: t.counts[i]!, [Attr.FANOUT_BYTES]: bytes, [Attr.FANOUT_TOTAL_BYTES]: bytes * t.counts[i]! });
-      b.end(performance.timeOrigin + done);
-      batch[i]!.span!.setAttribute(Attr.FANOUT_COUNT, t.counts[i]!);
-      batch[i]!.span!.end();
-    }
-  }
 
   /** Each update's frame is encoded once; each socket gets all of its frames in one corked write. */
   private broadcastBatch(batch: Pending[], traceFrames?: (Uint8Array | undefined)[], counts?: number[]): void {

@@ -8,7 +8,8 @@ import type { DocAcl } from '../lib/acl';
 import { Attr, SpanName } from '../observability/attributes';
 import type { CollabMetrics } from '../observability/metrics';
 import type { AclStore } from './acl-store';
-import { createFlushScheduler, LiveDoc, type LiveDocDeps } from './live-doc';
+import { createFlushScheduler } from './flush-scheduler';
+import { LiveDoc, type LiveDocDeps } from './live-doc';
 
 export interface RegistryDeps extends Omit<LiveDocDeps, 'scheduleFlush'> {
   acl: AclStore;
