@@ -2,10 +2,10 @@
 // writes (acl_version bump + acl_changes row, here via fixture.grant): an editor typing
 // continuously who is downgraded to viewer has no update accepted after enforcement and is sent
 // ROLE 'viewer'; a removed user is closed 4403 and the stock client does not reconnect.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useServer } from '../helpers/suite';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import type { WebsocketProvider } from 'y-websocket';
 import { decodeJwt } from 'jose';
 import { CloseCode } from '../../lib/close-codes';
 import { encode } from '../../lib/protocol';
@@ -14,30 +14,12 @@ import type { Role } from '../../lib/acl';
 import { join } from 'node:path';
 import { createSqliteAclStore } from '../../collab-server/acl-store';
 import { openSqlite } from '../../collab-server/persistence/sqlite';
-import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
-import { rawConnect, storedDoc, upgradeLog, type RawClient } from '../helpers/raw-client';
+import { provider, startServer, synced, waitFor } from '../helpers/fixture';
+import { rawConnect, storedDoc } from '../helpers/raw-client';
 
-let fx: Fixture;
-let srv: InProcessServer;
-let upgrades: string[];
-const open: RawClient[] = [];
-const providers: WebsocketProvider[] = [];
-const clients: CollabClient[] = [];
 const delays: Record<string, number> = {};
-
-beforeAll(async () => {
-  fx = await createFixture();
-  srv = await startServer(fx);
-  upgrades = upgradeLog(srv);
-});
-afterAll(async () => {
-  for (const c of open) c.close();
-  for (const p of providers) p.destroy();
-  for (const c of clients) c.destroy();
-  await srv.close();
-  fx.cleanup();
-  console.log('[authz-live-acl-change] measured delays (ms):', JSON.stringify(delays));
-});
+const s = useServer({ after: () => console.log('[authz-live-acl-change] measured delays (ms):', JSON.stringify(delays)) });
+const { open, providers, clients } = s;
 
 const text = (d: Y.Doc) => d.getText('t').toString();
 
@@ -48,8 +30,8 @@ async function collabClient(user: string, docId: string): Promise<CollabClient> 
     WebSocketPolyfill: WebSocket,
     disableBc: true,
     getToken: async () => {
-      const token = await fx.token(user, docId);
-      return { token, url: srv.url, expiresAt: decodeJwt(token).exp! * 1000 };
+      const token = await s.fx.token(user, docId);
+      return { token, url: s.srv.url, expiresAt: decodeJwt(token).exp! * 1000 };
     },
   });
   clients.push(c);
@@ -58,16 +40,16 @@ async function collabClient(user: string, docId: string): Promise<CollabClient> 
 
 describe('downgrade editor → viewer while typing', () => {
   it('no update sent after enforcement is accepted, the extension client gets ROLE viewer, within 1 s', async () => {
-    const owner = fx.user({ name: 'Olive Owner' });
-    const typist = fx.user({ name: 'Tess Typist' });
-    const docId = fx.doc(owner);
-    fx.grant(docId, typist, 'editor');
+    const owner = s.fx.user({ name: 'Olive Owner' });
+    const typist = s.fx.user({ name: 'Tess Typist' });
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, typist, 'editor');
 
-    const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+    const watcher = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
     open.push(watcher);
-    const ownerP = provider(srv.url, docId, await fx.token(owner, docId));
+    const ownerP = provider(s.srv.url, docId, await s.fx.token(owner, docId));
     providers.push(ownerP);
-    const t = await rawConnect(srv.url, docId, { token: await fx.token(typist, docId), ext: true });
+    const t = await rawConnect(s.srv.url, docId, { token: await s.fx.token(typist, docId), ext: true });
     open.push(t);
     await Promise.all([watcher.synced(), synced(ownerP), t.synced()]);
     await waitFor(() => t.of('role')[0], { what: 'initial ROLE' });
@@ -85,7 +67,7 @@ describe('downgrade editor → viewer while typing', () => {
     try {
       await waitFor(() => text(watcher.doc).includes('<20>'), { what: 'typing is flowing' });
       const changedAt = Date.now();
-      fx.grant(docId, typist, 'viewer');
+      s.fx.grant(docId, typist, 'viewer');
       await waitFor(() => {
         const r = t.received.find((x) => x.msg.kind === 'role' && x.msg.role === 'viewer');
         if (r) roleAt = r.at;
@@ -110,10 +92,10 @@ describe('downgrade editor → viewer while typing', () => {
     // ...and anything accepted from them would be broadcast before a later owner edit.
     ownerP.doc.getText('t').insert(0, 'END');
     await waitFor(() => text(watcher.doc).startsWith('END'), { what: "the owner's later edit reaches the watcher" });
-    await waitFor(() => text(storedDoc(fx, docId)).startsWith('END'), { what: "the owner's later edit is stored" });
+    await waitFor(() => text(storedDoc(s.fx, docId)).startsWith('END'), { what: "the owner's later edit is stored" });
 
     const seen = text(watcher.doc);
-    const stored = text(storedDoc(fx, docId));
+    const stored = text(storedDoc(s.fx, docId));
     const accepted = [...seen.matchAll(/<(\d+)>/g)].map((m) => Number(m[1]));
     expect(accepted.length).toBeGreaterThanOrEqual(20);
     // Accepted keystrokes are a gap-free prefix, and none was sent after ROLE viewer arrived.
@@ -128,23 +110,23 @@ describe('downgrade editor → viewer while typing', () => {
   });
 
   it('a CollabClient learns its new role live (editor → viewer → editor)', async () => {
-    const owner = fx.user();
-    const user = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, user, 'editor');
+    const owner = s.fx.user();
+    const user = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, user, 'editor');
     const c = await collabClient(user, docId);
     const roles: { role: Role | null; at: number }[] = [];
     c.on('role', (role) => roles.push({ role, at: Date.now() }));
     await waitFor(() => c.role === 'editor', { what: 'initial role editor' });
 
     const t0 = Date.now();
-    fx.grant(docId, user, 'viewer');
+    s.fx.grant(docId, user, 'viewer');
     const v = await waitFor(() => roles.find((r) => r.role === 'viewer'), { timeout: 5000, what: 'role viewer' });
     delays.collabClientRoleViewer = v.at - t0;
     expect(v.at - t0).toBeLessThan(1000);
 
     const t1 = Date.now();
-    fx.grant(docId, user, 'editor');
+    s.fx.grant(docId, user, 'editor');
     const e = await waitFor(() => roles.find((r) => r.role === 'editor' && r.at >= t1), { timeout: 5000, what: 'role editor again' });
     expect(e.at - t1).toBeLessThan(1000);
     expect(c.closedInfo).toBeNull();
@@ -153,25 +135,25 @@ describe('downgrade editor → viewer while typing', () => {
 
 describe('removal', () => {
   it('a removed user is closed 4403 within 1 s and the stock client does not reconnect', async () => {
-    const owner = fx.user();
-    const removed = fx.user();
-    const control = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, removed, 'editor');
-    fx.grant(docId, control, 'editor');
-    const removedToken = await fx.token(removed, docId);
-    const controlToken = await fx.token(control, docId);
-    const rp = provider(srv.url, docId, removedToken);
-    const cp = provider(srv.url, docId, controlToken);
+    const owner = s.fx.user();
+    const removed = s.fx.user();
+    const control = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, removed, 'editor');
+    s.fx.grant(docId, control, 'editor');
+    const removedToken = await s.fx.token(removed, docId);
+    const controlToken = await s.fx.token(control, docId);
+    const rp = provider(s.srv.url, docId, removedToken);
+    const cp = provider(s.srv.url, docId, controlToken);
     providers.push(rp, cp);
     await Promise.all([synced(rp), synced(cp)]);
-    const attempts = (token: string) => upgrades.filter((u) => u.includes(token)).length;
+    const attempts = (token: string) => s.upgrades.filter((u) => u.includes(token)).length;
     expect(attempts(removedToken)).toBe(1);
 
     const closes: { code: number; reason: string; at: number }[] = [];
     rp.on('closed', ({ code, reason }) => closes.push({ code, reason, at: Date.now() }));
     const t0 = Date.now();
-    fx.grant(docId, removed, null);
+    s.fx.grant(docId, removed, null);
     const closed = await waitFor(() => closes[0], { timeout: 5000, what: 'removed provider closed' });
     delays.removalToClose = closed.at - t0;
     expect(closed.code).toBe(CloseCode.FORBIDDEN);
@@ -180,25 +162,25 @@ describe('removal', () => {
 
     // Control: drop the other provider's socket now (not permanent). Its reconnect follows the same
     // back-off the removed provider would use, so once it is back the removed one had its chance.
-    const controlConn = [...srv.server.connections].find((c) => c.userId === control)!;
+    const controlConn = [...s.srv.server.connections].find((c) => c.userId === control)!;
     controlConn.ws.terminate();
     await waitFor(() => attempts(controlToken) === 2 && cp.synced, { what: 'the control provider reconnected' });
     expect(attempts(removedToken)).toBe(1);
     expect(rp.shouldConnect).toBe(false);
     expect(rp.wsconnected).toBe(false);
-    expect([...srv.server.connections].some((c) => c.userId === removed)).toBe(false);
+    expect([...s.srv.server.connections].some((c) => c.userId === removed)).toBe(false);
   });
 
   it('a removed CollabClient reports a permanent close with the reason', async () => {
-    const owner = fx.user();
-    const user = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, user, 'viewer');
+    const owner = s.fx.user();
+    const user = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, user, 'viewer');
     const c = await collabClient(user, docId);
     await waitFor(() => c.role === 'viewer', { what: 'connected as viewer' });
     const seen: ClosedInfo[] = [];
     c.on('closed', (i) => seen.push(i));
-    fx.grant(docId, user, null);
+    s.fx.grant(docId, user, null);
     const info = await waitFor(() => seen[0], { timeout: 5000, what: 'closed event' });
     expect(info).toEqual({ code: CloseCode.FORBIDDEN, reason: 'access revoked', permanent: true });
     expect(c.status.state).toBe('closed');
@@ -210,18 +192,18 @@ describe('a grant that the change feed has not delivered yet', () => {
   it('a user given access a moment ago is admitted at once, not refused with a (permanent) 4403', async () => {
     // A server whose feed never delivers: its live ACL stays as loaded, like in the poll window
     // right after the app committed a grant and minted the grantee a token.
-    const db = openSqlite(join(fx.dir, 'tandem.db'));
+    const db = openSqlite(join(s.fx.dir, 'tandem.db'));
     const acl = { ...createSqliteAclStore(db, 50), watch: () => () => {} };
-    const lagging = await startServer(fx, { acl });
+    const lagging = await startServer(s.fx, { acl });
     try {
-      const owner = fx.user();
-      const newcomer = fx.user();
-      const docId = fx.doc(owner);
-      const ownerC = await rawConnect(lagging.url, docId, { token: await fx.token(owner, docId) });
+      const owner = s.fx.user();
+      const newcomer = s.fx.user();
+      const docId = s.fx.doc(owner);
+      const ownerC = await rawConnect(lagging.url, docId, { token: await s.fx.token(owner, docId) });
       open.push(ownerC);
       await ownerC.synced(); // the document is live, with an ACL that does not know the newcomer
-      fx.grant(docId, newcomer, 'editor');
-      const c = await rawConnect(lagging.url, docId, { token: await fx.token(newcomer, docId) });
+      s.fx.grant(docId, newcomer, 'editor');
+      const c = await rawConnect(lagging.url, docId, { token: await s.fx.token(newcomer, docId) });
       open.push(c);
       await c.synced();
       c.doc.getText('t').insert(0, 'hello');
@@ -229,8 +211,8 @@ describe('a grant that the change feed has not delivered yet', () => {
       expect(c.closeInfo).toBeNull();
       expect(c.of('auth')).toEqual([]);
       // Still refused when the database says no.
-      const stranger = fx.user();
-      const s2 = await rawConnect(lagging.url, docId, { token: await fx.token(stranger, docId) });
+      const stranger = s.fx.user();
+      const s2 = await rawConnect(lagging.url, docId, { token: await s.fx.token(stranger, docId) });
       open.push(s2);
       expect((await s2.closed).code).toBe(CloseCode.FORBIDDEN);
     } finally {

@@ -2,44 +2,31 @@
 // refused (permission-denied, audited) and never stored or broadcast, so the victim's next edits,
 // which reuse those clocks, are not mistaken for duplicates. The same user reconnecting may take
 // over its own client id.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useServer } from '../helpers/suite';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
-import type { WebsocketProvider } from 'y-websocket';
 import { encode } from '../../lib/protocol';
 import { MAX_CLIENT_IDS_PER_CONNECTION } from '../../collab-server/live-doc';
 import { rawClient } from '../helpers/raw';
-import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
+import { provider, sameState, synced, waitFor } from '../helpers/fixture';
 import { rawConnect, storedDoc, type RawClient } from '../helpers/raw-client';
 
-let fx: Fixture;
-let srv: InProcessServer;
-const open: RawClient[] = [];
-const providers: WebsocketProvider[] = [];
-
-beforeAll(async () => {
-  fx = await createFixture();
-  srv = await startServer(fx);
-});
-afterAll(async () => {
-  for (const c of open) c.close();
-  for (const p of providers) p.destroy();
-  await srv.close();
-  fx.cleanup();
-});
+const s = useServer();
+const { open, providers } = s;
 
 const text = (d: Y.Doc) => d.getText('t').toString();
 
 async function room() {
-  const owner = fx.user();
-  const alice = fx.user({ name: 'Alice' });
-  const mallory = fx.user({ name: 'Mallory' });
-  const docId = fx.doc(owner);
-  fx.grant(docId, alice, 'editor');
-  fx.grant(docId, mallory, 'editor');
-  const aliceP = provider(srv.url, docId, await fx.token(alice, docId));
+  const owner = s.fx.user();
+  const alice = s.fx.user({ name: 'Alice' });
+  const mallory = s.fx.user({ name: 'Mallory' });
+  const docId = s.fx.doc(owner);
+  s.fx.grant(docId, alice, 'editor');
+  s.fx.grant(docId, mallory, 'editor');
+  const aliceP = provider(s.srv.url, docId, await s.fx.token(alice, docId));
   providers.push(aliceP);
-  const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+  const watcher = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
   open.push(watcher);
   await Promise.all([synced(aliceP), watcher.synced()]);
   aliceP.doc.getText('t').insert(0, 'alice-1 ');
@@ -49,7 +36,7 @@ async function room() {
 
 /** A raw client of `user` whose Y.Doc uses `clientId`, synced to the server's state but sending nothing by itself. */
 async function impostor(user: string, docId: string, clientId: number): Promise<RawClient> {
-  const c = await rawConnect(srv.url, docId, { token: await fx.token(user, docId), autoSend: false });
+  const c = await rawConnect(s.srv.url, docId, { token: await s.fx.token(user, docId), autoSend: false });
   open.push(c);
   await c.synced();
   // Set after syncing: Yjs picks a fresh id when a remote update touches the doc's own id.
@@ -68,7 +55,7 @@ function edit(c: RawClient, f: (t: Y.Text) => void): Uint8Array {
 }
 
 const refusals = (docId: string, actor: string) =>
-  fx.db.prepare<[string, string], { n: number }>("SELECT COUNT(*) AS n FROM audit WHERE doc_id = ? AND actor_id = ? AND action = 'write.refused'").get(docId, actor)!.n;
+  s.fx.db.prepare<[string, string], { n: number }>("SELECT COUNT(*) AS n FROM audit WHERE doc_id = ? AND actor_id = ? AND action = 'write.refused'").get(docId, actor)!.n;
 
 describe("writing under another user's live client id", () => {
   it.each(['update', 'sync-step2'] as const)('is refused as %s, never stored or broadcast, and the victim keeps editing', async (kind) => {
@@ -86,8 +73,8 @@ describe("writing under another user's live client id", () => {
     // Alice's next edit uses the very clocks Mallory tried to take: it must be accepted everywhere.
     r.aliceP.doc.getText('t').insert(r.aliceP.doc.getText('t').length, 'alice-2');
     await waitFor(() => text(r.watcher.doc) === 'alice-1 alice-2', { what: "Alice's second edit reaches the watcher" });
-    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
-    expect(text(storedDoc(fx, r.docId))).toBe('alice-1 alice-2');
+    await waitFor(() => sameState(storedDoc(s.fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
+    expect(text(storedDoc(s.fx, r.docId))).toBe('alice-1 alice-2');
     expect(text(r.watcher.doc)).not.toContain('MALLORY');
     expect(refusals(r.docId, r.mallory)).toBe(1);
   });
@@ -103,23 +90,23 @@ describe("writing under another user's live client id", () => {
     await waitFor(() => m.of('auth')[0], { what: 'permission-denied' });
     r.aliceP.doc.getText('t').insert(0, 'later ');
     await waitFor(() => text(r.watcher.doc) === 'later alice-1 ', { what: "Alice's later edit" });
-    await waitFor(() => text(storedDoc(fx, r.docId)) === 'later alice-1 ', { what: "Alice's later edit stored" });
+    await waitFor(() => text(storedDoc(s.fx, r.docId)) === 'later alice-1 ', { what: "Alice's later edit stored" });
     expect(text(r.watcher.doc)).not.toMatch(/OWN|SPOOF/);
   });
 });
 
 describe('the same user reconnecting', () => {
   it('may take over its own client id from a connection that is still open', async () => {
-    const owner = fx.user();
-    const alice = fx.user({ name: 'Alice' });
-    const mallory = fx.user({ name: 'Mallory' });
-    const docId = fx.doc(owner);
-    fx.grant(docId, alice, 'editor');
-    fx.grant(docId, mallory, 'editor');
+    const owner = s.fx.user();
+    const alice = s.fx.user({ name: 'Alice' });
+    const mallory = s.fx.user({ name: 'Mallory' });
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, alice, 'editor');
+    s.fx.grant(docId, mallory, 'editor');
     // Alice's first socket is a raw client: a stock provider that saw its own id used elsewhere
     // would (rightly) switch to a fresh id, which is not what this test is about.
-    const first = await rawConnect(srv.url, docId, { token: await fx.token(alice, docId) });
-    const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+    const first = await rawConnect(s.srv.url, docId, { token: await s.fx.token(alice, docId) });
+    const watcher = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
     open.push(first, watcher);
     await Promise.all([first.synced(), watcher.synced()]);
     first.doc.getText('t').insert(0, 'alice-1 ');
@@ -130,7 +117,7 @@ describe('the same user reconnecting', () => {
     const again = await impostor(r.alice, r.docId, aliceId);
     again.send(encode.update(edit(again, (t) => t.insert(t.length, 'from-new-socket'))));
     await waitFor(() => text(r.watcher.doc) === 'alice-1 from-new-socket', { what: 'the takeover write reaches the watcher' });
-    await waitFor(() => text(storedDoc(fx, r.docId)) === 'alice-1 from-new-socket', { what: 'the takeover write is stored' });
+    await waitFor(() => text(storedDoc(s.fx, r.docId)) === 'alice-1 from-new-socket', { what: 'the takeover write is stored' });
     expect(again.of('auth')).toEqual([]);
     expect(refusals(r.docId, r.alice)).toBe(0);
 
@@ -148,16 +135,16 @@ describe('while the owner of a client id is offline (the reconnect window)', () 
   /** Alice drops her socket (network blip) and types while offline; resolves once the server let go of it. */
   async function aliceGoesOffline(r: Awaited<ReturnType<typeof room>>) {
     r.aliceP.disconnect();
-    await waitFor(() => ![...srv.server.connections].some((c) => c.userId === r.alice), { what: "the server dropped Alice's socket" });
+    await waitFor(() => ![...s.srv.server.connections].some((c) => c.userId === r.alice), { what: "the server dropped Alice's socket" });
     r.aliceP.doc.getText('t').insert(r.aliceP.doc.getText('t').length, 'OFFLINE');
   }
 
   it("a viewer's presence claim on an offline editor's client id does not lock her out", async () => {
     const r = await room();
-    const viewer = fx.user();
-    fx.grant(r.docId, viewer, 'viewer');
+    const viewer = s.fx.user();
+    s.fx.grant(r.docId, viewer, 'viewer');
     const aliceId = r.aliceP.doc.clientID;
-    const m = await rawConnect(srv.url, r.docId, { token: await fx.token(viewer, r.docId) });
+    const m = await rawConnect(s.srv.url, r.docId, { token: await s.fx.token(viewer, r.docId) });
     open.push(m);
     await m.synced();
     await aliceGoesOffline(r);
@@ -170,7 +157,7 @@ describe('while the owner of a client id is offline (the reconnect window)', () 
     // Alice comes back with the same Y.Doc (same client id) and her offline edit.
     r.aliceP.connect();
     await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
-    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "Alice's offline edit is stored" });
+    await waitFor(() => sameState(storedDoc(s.fx, r.docId), r.aliceP.doc), { what: "Alice's offline edit is stored" });
     expect(r.watcher.awareness.getStates().get(aliceId)?.cursor).not.toBe('SQUATTED');
   });
 
@@ -184,42 +171,35 @@ describe('while the owner of a client id is offline (the reconnect window)', () 
     expect(denied.reason).toMatch(/client id in use by another user/);
     r.aliceP.connect();
     await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
-    await waitFor(() => sameState(storedDoc(fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
+    await waitFor(() => sameState(storedDoc(s.fx, r.docId), r.aliceP.doc), { what: "the store holds exactly Alice's document" });
     expect(sameState(r.watcher.doc, r.aliceP.doc)).toBe(true);
   });
 });
 
 describe('client ids per connection', () => {
   it(`a socket cannot claim more than ${MAX_CLIENT_IDS_PER_CONNECTION} client ids (presence or writes)`, async () => {
-    const fx = await createFixture();
-    const srv = await startServer(fx);
-    try {
-      const owner = fx.user();
-      const docId = fx.doc(owner);
-      const c = await rawClient(srv.url, docId, await fx.token(owner, docId));
-      await waitFor(() => c.received.length > 0);
-      const ids = Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION + 4 }, (_, i) => 1000 + i);
-      for (const id of ids) {
-        const e = encoding.createEncoder();
-        encoding.writeVarUint(e, 1);
-        encoding.writeVarUint(e, id);
-        encoding.writeVarUint(e, 1);
-        encoding.writeVarString(e, JSON.stringify({ user: { name: 'x' } }));
-        c.ws.send(encode.awareness(encoding.toUint8Array(e)));
-      }
-      // A write under one more new id is refused too.
-      const d = new Y.Doc();
-      d.clientID = 5000;
-      d.getText('t').insert(0, 'extra id');
-      c.ws.send(encode.update(Y.encodeStateAsUpdate(d)));
-      const live = await waitFor(() => srv.server.registry.peek(docId));
-      await waitFor(() => c.received.some((f) => f[0] === 2), { what: 'permission denied for the extra id' });
-      expect(live.awareness.getStates().size).toBe(MAX_CLIENT_IDS_PER_CONNECTION);
-      expect(live.doc.getText('t').toString()).toBe('');
-      c.ws.terminate();
-    } finally {
-      await srv.close();
-      fx.cleanup();
+    const owner = s.fx.user();
+    const docId = s.fx.doc(owner);
+    const c = await rawClient(s.srv.url, docId, await s.fx.token(owner, docId));
+    await waitFor(() => c.received.length > 0);
+    const ids = Array.from({ length: MAX_CLIENT_IDS_PER_CONNECTION + 4 }, (_, i) => 1000 + i);
+    for (const id of ids) {
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarUint(e, id);
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarString(e, JSON.stringify({ user: { name: 'x' } }));
+      c.ws.send(encode.awareness(encoding.toUint8Array(e)));
     }
+    // A write under one more new id is refused too.
+    const d = new Y.Doc();
+    d.clientID = 5000;
+    d.getText('t').insert(0, 'extra id');
+    c.ws.send(encode.update(Y.encodeStateAsUpdate(d)));
+    const live = await waitFor(() => s.srv.server.registry.peek(docId));
+    await waitFor(() => c.received.some((f) => f[0] === 2), { what: 'permission denied for the extra id' });
+    expect(live.awareness.getStates().size).toBe(MAX_CLIENT_IDS_PER_CONNECTION);
+    expect(live.doc.getText('t').toString()).toBe('');
+    c.ws.terminate();
   });
 });

@@ -1,29 +1,16 @@
 // A client cannot spoof another user's presence: awareness entries for a client id held by another
 // user's live connection are dropped (set and clear alike), and the `user.name` / `user.id` that
 // others see is always the token's identity, whatever the client put in its state.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { useServer } from '../helpers/suite';
 import * as encoding from 'lib0/encoding';
 import type { WebsocketProvider } from 'y-websocket';
 import { encode } from '../../lib/protocol';
-import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
+import { provider, synced, waitFor } from '../helpers/fixture';
 import { rawConnect, type RawClient } from '../helpers/raw-client';
 
-let fx: Fixture;
-let srv: InProcessServer;
-const open: RawClient[] = [];
-const providers: WebsocketProvider[] = [];
-
-beforeAll(async () => {
-  fx = await createFixture();
-  srv = await startServer(fx);
-});
-afterAll(async () => {
-  for (const c of open) c.close();
-  for (const p of providers) p.destroy();
-  await srv.close();
-  fx.cleanup();
-});
+const s = useServer();
+const { open, providers } = s;
 
 /** An awareness update with the given entries (state null = "this client left"). */
 function awarenessFrame(entries: { clientId: number; clock: number; state: unknown }[]): Uint8Array {
@@ -46,16 +33,16 @@ interface Room {
 }
 
 async function room(): Promise<Room> {
-  const owner = fx.user({ name: 'Olive Owner' });
-  const alice = fx.user({ name: 'Alice Real' });
-  const mallory = fx.user({ name: 'Mallory Real' });
-  const docId = fx.doc(owner);
-  fx.grant(docId, alice, 'editor');
-  fx.grant(docId, mallory, 'editor');
-  const aliceP = provider(srv.url, docId, await fx.token(alice, docId));
+  const owner = s.fx.user({ name: 'Olive Owner' });
+  const alice = s.fx.user({ name: 'Alice Real' });
+  const mallory = s.fx.user({ name: 'Mallory Real' });
+  const docId = s.fx.doc(owner);
+  s.fx.grant(docId, alice, 'editor');
+  s.fx.grant(docId, mallory, 'editor');
+  const aliceP = provider(s.srv.url, docId, await s.fx.token(alice, docId));
   providers.push(aliceP);
   aliceP.awareness.setLocalState({ user: { name: 'Alice Real', color: '#f00' }, cursor: 'alice-cursor' });
-  const watcher = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
+  const watcher = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
   open.push(watcher);
   await Promise.all([synced(aliceP), watcher.synced()]);
   await waitFor(() => watcher.awareness.getStates().get(aliceP.doc.clientID), { what: "the watcher sees Alice's presence" });
@@ -65,7 +52,7 @@ async function room(): Promise<Room> {
 describe('presence identity', () => {
   it("the user others see is the token's identity, even if the client claims to be someone else", async () => {
     const r = await room();
-    const malloryP = provider(srv.url, r.docId, await fx.token(r.mallory, r.docId));
+    const malloryP = provider(s.srv.url, r.docId, await s.fx.token(r.mallory, r.docId));
     providers.push(malloryP);
     malloryP.awareness.setLocalState({ user: { name: 'Alice Real', id: r.alice, color: '#00f' }, cursor: 'm' });
     await synced(malloryP);
@@ -78,7 +65,7 @@ describe('presence identity', () => {
 
   it('a state without a user object still gets the token identity', async () => {
     const r = await room();
-    const m = await rawConnect(srv.url, r.docId, { token: await fx.token(r.mallory, r.docId) });
+    const m = await rawConnect(s.srv.url, r.docId, { token: await s.fx.token(r.mallory, r.docId) });
     open.push(m);
     await m.synced();
     m.send(awarenessFrame([{ clientId: m.doc.clientID, clock: 1, state: { user: 'Alice Real' } }]));
@@ -91,7 +78,7 @@ describe("another user's client id", () => {
   it("awareness for a client id held by another user's live connection is dropped; the sender's own entry in the same frame is kept", async () => {
     const r = await room();
     const aliceId = r.aliceP.doc.clientID;
-    const m = await rawConnect(srv.url, r.docId, { token: await fx.token(r.mallory, r.docId) });
+    const m = await rawConnect(s.srv.url, r.docId, { token: await s.fx.token(r.mallory, r.docId) });
     open.push(m);
     await m.synced();
     m.send(
@@ -111,7 +98,7 @@ describe("another user's client id", () => {
     expect(alice?.cursor).toBe('alice-cursor');
     expect(alice?.user).toEqual({ name: 'Alice Real', id: r.alice, color: '#f00' });
     // The server's own view (what late joiners get) is untouched as well.
-    const live = srv.server.registry.peek(r.docId)!;
+    const live = s.srv.server.registry.peek(r.docId)!;
     expect(live.awareness.getStates().get(aliceId)?.cursor).toBe('alice-cursor');
     expect(m.closeInfo).toBeNull();
   });
@@ -119,7 +106,7 @@ describe("another user's client id", () => {
   it('Alice keeps updating her own presence after the spoof attempt', async () => {
     const r = await room();
     const aliceId = r.aliceP.doc.clientID;
-    const m = await rawConnect(srv.url, r.docId, { token: await fx.token(r.mallory, r.docId) });
+    const m = await rawConnect(s.srv.url, r.docId, { token: await s.fx.token(r.mallory, r.docId) });
     open.push(m);
     await m.synced();
     m.send(awarenessFrame([{ clientId: aliceId, clock: 1_000_000, state: { cursor: 'SPOOFED' } }]));

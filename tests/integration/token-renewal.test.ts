@@ -2,38 +2,20 @@
 // on one socket without losing a keystroke. A socket whose token runs out un-renewed is closed 4401;
 // CollabClient then fetches a new token and reconnects without losing local edits, and when it
 // cannot get one it reports a permanent close and stops. A renewal cannot switch identity.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useServer } from '../helpers/suite';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import type { WebsocketProvider } from 'y-websocket';
 import { decodeJwt } from 'jose';
 import { CloseCode } from '../../lib/close-codes';
 import { encode } from '../../lib/protocol';
 import { CollabClient, type ClosedInfo, type CollabToken } from '../../lib/collab-client';
-import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
-import { rawConnect, storedDoc, upgradeLog, type RawClient } from '../helpers/raw-client';
+import { provider, sameState, synced, waitFor } from '../helpers/fixture';
+import { rawConnect, storedDoc } from '../helpers/raw-client';
 
-let fx: Fixture;
-let srv: InProcessServer;
-let upgrades: string[];
-const open: RawClient[] = [];
-const providers: WebsocketProvider[] = [];
-const clients: CollabClient[] = [];
 const measured: Record<string, number> = {};
-
-beforeAll(async () => {
-  fx = await createFixture();
-  srv = await startServer(fx);
-  upgrades = upgradeLog(srv);
-});
-afterAll(async () => {
-  for (const c of clients) c.destroy();
-  for (const c of open) c.close();
-  for (const p of providers) p.destroy();
-  await srv.close();
-  fx.cleanup();
-  console.log('[token-renewal] measured:', JSON.stringify(measured));
-});
+const s = useServer({ after: () => console.log('[token-renewal] measured:', JSON.stringify(measured)) });
+const { open, providers, clients } = s;
 
 const keystrokes = (d: Y.Doc) => [...d.getText('t').toString().matchAll(/k(\d+);/g)].map((m) => Number(m[1]));
 
@@ -48,17 +30,17 @@ function tokenSource(user: string, docId: string) {
     },
     async mint(ttl: number, claimedExpiresAt?: number): Promise<CollabToken> {
       calls++;
-      const token = await fx.token(user, docId, ttl);
+      const token = await s.fx.token(user, docId, ttl);
       minted.push(token);
-      return { token, url: srv.url, expiresAt: claimedExpiresAt ?? decodeJwt(token).exp! * 1000 };
+      return { token, url: s.srv.url, expiresAt: claimedExpiresAt ?? decodeJwt(token).exp! * 1000 };
     },
-    upgrades: () => upgrades.filter((u) => minted.some((t) => u.includes(t))).length,
+    upgrades: () => s.upgrades.filter((u) => minted.some((t) => u.includes(t))).length,
   };
 }
 
 async function observer(docId: string) {
-  const owner = fx.db.prepare<[string], { owner_id: string }>('SELECT owner_id FROM docs WHERE id = ?').get(docId)!.owner_id;
-  const p = provider(srv.url, docId, await fx.token(owner, docId));
+  const owner = s.fx.db.prepare<[string], { owner_id: string }>('SELECT owner_id FROM docs WHERE id = ?').get(docId)!.owner_id;
+  const p = provider(s.srv.url, docId, await s.fx.token(owner, docId));
   providers.push(p);
   await synced(p);
   return p;
@@ -80,10 +62,10 @@ function typeEvery(doc: Y.Doc, ms: number) {
 
 describe('in-band renewal', () => {
   it('a session on 3 s tokens keeps editing through ≥ 5 renewals on one socket with no lost keystrokes', async () => {
-    const owner = fx.user();
-    const user = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, user, 'editor');
+    const owner = s.fx.user();
+    const user = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, user, 'editor');
     const obs = await observer(docId);
     const src = tokenSource(user, docId);
     const doc = new Y.Doc();
@@ -94,7 +76,7 @@ describe('in-band renewal', () => {
     c.on('token-renewed', (at) => renewed.push(at));
     c.provider.on('connection-close', () => socketCloses++);
     await waitFor(() => c.provider.synced, { what: 'client synced' });
-    const connId = [...srv.server.connections].find((x) => x.userId === user)!.id;
+    const connId = [...s.srv.server.connections].find((x) => x.userId === user)!.id;
 
     const typist = typeEvery(doc, 25);
     const t0 = Date.now();
@@ -107,24 +89,24 @@ describe('in-band renewal', () => {
     measured.keystrokes = typist.count;
 
     await waitFor(() => sameState(obs.doc, doc), { what: 'observer has every keystroke' });
-    await waitFor(() => sameState(storedDoc(fx, docId), doc), { what: 'store has every keystroke' });
+    await waitFor(() => sameState(storedDoc(s.fx, docId), doc), { what: 'store has every keystroke' });
     expect(keystrokes(obs.doc)).toEqual(Array.from({ length: typist.count }, (_, k) => k + 1));
     // Each renewal moved the expiry forward; one socket, one upgrade, never closed.
     expect(renewed).toEqual([...renewed].sort((a, b) => a - b));
     expect(socketCloses).toBe(0);
     expect(src.upgrades()).toBe(1);
-    expect([...srv.server.connections].find((x) => x.userId === user)!.id).toBe(connId);
+    expect([...s.srv.server.connections].find((x) => x.userId === user)!.id).toBe(connId);
     expect(c.closedInfo).toBeNull();
   });
 });
 
 describe('expiry without renewal', () => {
   it('a socket whose token expires un-renewed is closed 4401 at expiry', async () => {
-    const owner = fx.user();
-    const docId = fx.doc(owner);
-    const token = await fx.token(owner, docId, 2);
+    const owner = s.fx.user();
+    const docId = s.fx.doc(owner);
+    const token = await s.fx.token(owner, docId, 2);
     const expMs = decodeJwt(token).exp! * 1000;
-    const c = await rawConnect(srv.url, docId, { token });
+    const c = await rawConnect(s.srv.url, docId, { token });
     open.push(c);
     await c.synced();
     const closed = await c.closed;
@@ -136,10 +118,10 @@ describe('expiry without renewal', () => {
   });
 
   it('CollabClient that slept through renewal gets a new token after 4401 and reconnects without losing local edits', async () => {
-    const owner = fx.user();
-    const user = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, user, 'editor');
+    const owner = s.fx.user();
+    const user = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, user, 'editor');
     const obs = await observer(docId);
     const src = tokenSource(user, docId);
     // The first token really lives 2 s but the client believes it has an hour: it will not renew
@@ -170,7 +152,7 @@ describe('expiry without renewal', () => {
     expect(serverCloses[0]!.code).toBe(CloseCode.UNAUTHORIZED);
     expect(src.calls).toBe(2);
     await waitFor(() => sameState(obs.doc, doc), { what: 'observer has every local edit' });
-    await waitFor(() => sameState(storedDoc(fx, docId), doc), { what: 'store has every local edit' });
+    await waitFor(() => sameState(storedDoc(s.fx, docId), doc), { what: 'store has every local edit' });
     expect(obs.doc.getText('t').toString()).toContain('GAP;');
     expect(keystrokes(obs.doc)).toEqual(Array.from({ length: typist.count }, (_, k) => k + 1));
     expect(c.closedInfo).toBeNull();
@@ -178,12 +160,12 @@ describe('expiry without renewal', () => {
   });
 
   it('when getToken throws, CollabClient reports closed permanently and stops reconnecting', async () => {
-    const owner = fx.user();
-    const user = fx.user();
-    const control = fx.user();
-    const docId = fx.doc(owner);
-    fx.grant(docId, user, 'editor');
-    fx.grant(docId, control, 'editor');
+    const owner = s.fx.user();
+    const user = s.fx.user();
+    const control = s.fx.user();
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, user, 'editor');
+    s.fx.grant(docId, control, 'editor');
     const src = tokenSource(user, docId);
     let first = true;
     const getToken = async () => {
@@ -204,15 +186,15 @@ describe('expiry without renewal', () => {
 
     // Control: a stock provider dropped (not permanently) after that close reconnects with the
     // same back-off; once it is back, the closed client would have tried too.
-    const controlToken = await fx.token(control, docId);
-    const cp = provider(srv.url, docId, controlToken);
+    const controlToken = await s.fx.token(control, docId);
+    const cp = provider(s.srv.url, docId, controlToken);
     providers.push(cp);
     await synced(cp);
-    [...srv.server.connections].find((x) => x.userId === control)!.ws.terminate();
-    await waitFor(() => upgrades.filter((u) => u.includes(controlToken)).length === 2 && cp.synced, { what: 'control reconnected' });
+    [...s.srv.server.connections].find((x) => x.userId === control)!.ws.terminate();
+    await waitFor(() => s.upgrades.filter((u) => u.includes(controlToken)).length === 2 && cp.synced, { what: 'control reconnected' });
     expect(src.upgrades()).toBe(1);
     expect(c.provider.shouldConnect).toBe(false);
-    expect([...srv.server.connections].some((x) => x.userId === user)).toBe(false);
+    expect([...s.srv.server.connections].some((x) => x.userId === user)).toBe(false);
   });
 });
 
@@ -222,20 +204,20 @@ describe('renewal cannot change who is connected', () => {
     ['a token for another document', 'other-doc', /another document/],
     ['an invalid token', 'invalid', /signature/],
   ] as const)('%s is refused in band and the original expiry still applies', async (_l, what, reason) => {
-    const owner = fx.user();
-    const other = fx.user();
-    const docId = fx.doc(owner, { general: 'editor' });
-    const token = await fx.token(owner, docId, 2);
+    const owner = s.fx.user();
+    const other = s.fx.user();
+    const docId = s.fx.doc(owner, { general: 'editor' });
+    const token = await s.fx.token(owner, docId, 2);
     const expMs = decodeJwt(token).exp! * 1000;
-    const c = await rawConnect(srv.url, docId, { token, ext: true });
+    const c = await rawConnect(s.srv.url, docId, { token, ext: true });
     open.push(c);
     await c.synced();
     const renewal =
       what === 'other-user'
-        ? await fx.token(other, docId)
+        ? await s.fx.token(other, docId)
         : what === 'other-doc'
-          ? await fx.token(owner, fx.doc(owner))
-          : (await fx.token(owner, docId)).replace(/\.[^.]+$/, '.AAAA');
+          ? await s.fx.token(owner, s.fx.doc(owner))
+          : (await s.fx.token(owner, docId)).replace(/\.[^.]+$/, '.AAAA');
     c.send(encode.tokenRefresh(renewal));
     const res = await waitFor(() => c.of('token-result')[0], { what: 'token result' });
     expect(res.ok).toBe(false);
