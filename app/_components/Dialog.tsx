@@ -56,3 +56,42 @@ export function Dialog({
     </dialog>
   );
 }
+
+/** A "really do this?" dialog for a destructive action: Cancel (focused first) and a danger button. */
+export function ConfirmDialog({
+  open,
+  onCancel,
+  onConfirm,
+  title,
+  confirmLabel,
+  confirmTestId,
+  children,
+}: {
+  open: boolean;
+  onCancel: () => void;
+  onConfirm: () => void;
+  title: string;
+  confirmLabel: string;
+  confirmTestId?: string;
+  children: React.ReactNode;
+}) {
+  return (
+    <Dialog
+      open={open}
+      onClose={onCancel}
+      title={title}
+      footer={
+        <>
+          <button className="btn" onClick={onCancel} autoFocus>
+            Cancel
+          </button>
+          <button className="btn btn-danger" onClick={onConfirm} data-testid={confirmTestId}>
+            {confirmLabel}
+          </button>
+        </>
+      }
+    >
+      {children}
+    </Dialog>
+  );
+}

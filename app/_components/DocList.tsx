@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, relativeTime, toDoc, toDocs, type DocSummary, type Me } from './api';
-import { Dialog } from './Dialog';
+import { ConfirmDialog, Dialog } from './Dialog';
 
 type Tab = 'all' | 'mine' | 'shared';
 
@@ -232,20 +232,13 @@ export function DocList({ me }: { me: Me }) {
         )}
       </Dialog>
 
-      <Dialog
+      <ConfirmDialog
         open={deleting !== null}
-        onClose={() => setDeleting(null)}
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => void remove()}
         title="Delete document?"
-        footer={
-          <>
-            <button className="btn" onClick={() => setDeleting(null)} autoFocus>
-              Cancel
-            </button>
-            <button className="btn btn-danger" onClick={remove} data-testid="confirm-delete">
-              Delete forever
-            </button>
-          </>
-        }
+        confirmLabel="Delete forever"
+        confirmTestId="confirm-delete"
       >
         <p style={{ margin: 0 }}>
           “{deleting?.title}” will be deleted for everyone it is shared with. This cannot be undone.
@@ -255,7 +248,7 @@ export function DocList({ me }: { me: Me }) {
             {dialogError}
           </p>
         )}
-      </Dialog>
+      </ConfirmDialog>
     </main>
   );
 }

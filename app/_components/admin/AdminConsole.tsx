@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { AccessView, AuditEntryView } from '@/lib/api-schemas';
 import { api, ApiError, relativeTime, toDocs, type DocSummary, type Me } from '../api';
-import { Dialog } from '../Dialog';
+import { ConfirmDialog } from '../Dialog';
 
 interface Session {
   connId: string;
@@ -147,25 +147,18 @@ function LiveSessions() {
           </table>
         </div>
       )}
-      <Dialog
+      <ConfirmDialog
         open={confirm !== null}
-        onClose={() => setConfirm(null)}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void disconnect()}
         title="Disconnect this session?"
-        footer={
-          <>
-            <button className="btn" onClick={() => setConfirm(null)}>
-              Cancel
-            </button>
-            <button className="btn btn-danger" onClick={() => void disconnect()} data-testid="confirm-disconnect">
-              Disconnect
-            </button>
-          </>
-        }
+        confirmLabel="Disconnect"
+        confirmTestId="confirm-disconnect"
       >
         <p style={{ margin: 0 }}>
           {confirm?.name} will be disconnected from “{confirm?.docTitle ?? confirm?.docId}” and will not reconnect on their own.
         </p>
-      </Dialog>
+      </ConfirmDialog>
     </section>
   );
 }
