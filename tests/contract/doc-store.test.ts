@@ -151,3 +151,32 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
     await expect(ctx.store.ping()).resolves.toBeUndefined();
   });
 });
+
+describe('SQLite group commit', () => {
+  it('appends for several documents made in one turn commit as ONE transaction, each resolving after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-groupcommit-'));
+    const db = openSqlite(join(dir, 'tandem.db'));
+    const watcher = openSqlite(join(dir, 'tandem.db'));
+    try {
+      const store = createSqliteDocStore(db);
+      // data_version, read on another connection, moves once per commit made by someone else.
+      const version = () => watcher.pragma('data_version', { simple: true }) as number;
+      const before = version();
+      const appends = ['g1', 'g2', 'g3'].map((id) => store.append(id, 1, edits(2, id)));
+      // Nothing is committed until the turn's appends are all in.
+      expect(version()).toBe(before);
+      await Promise.all(appends);
+      expect(version()).toBe(before + 1);
+      for (const id of ['g1', 'g2', 'g3']) expect(materialize(await store.load(id))).toBe(`${id}0 ${id}1 `);
+      // A bad entry (reused sequence numbers) fails alone; the others in its turn still commit.
+      const mixed = [store.append('g1', 1, edits(1, 'dup')), store.append('g4', 1, edits(1, 'g4'))];
+      await expect(mixed[0]).rejects.toThrow();
+      await expect(mixed[1]).resolves.toBeUndefined();
+      expect(materialize(await store.load('g4'))).toBe('g40 ');
+    } finally {
+      watcher.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
