@@ -13,12 +13,14 @@ import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { Attr, SpanName } from '../observability/attributes';
 import type { AclStore } from './acl-store';
+import { createAdminApi } from './admin-api';
 import { isTokenProtocol, tokenFromRequest, AuthError, type Authenticator } from './auth';
 import { Connection } from './connection';
 import { LiveDoc } from './live-doc';
 import { createMessageHandler } from './message-handler';
 import type { DocStore } from './persistence/doc-store';
 import { DocRegistry } from './registry';
+import { createConnectionLimits, type ConnectionLimits, type LimitKind } from './limits';
 
 export interface CollabServerOptions {
   store: DocStore;
@@ -36,6 +38,8 @@ export interface CollabServerOptions {
   preauth: { maxFrames: number; maxBytes: number; timeoutMs: number };
   /** Per-connection inbound message rate, and concurrent sockets per user / per IP (0 = no limit). */
   limits?: { messagesPerSec: number; messageBurst: number; connectionsPerUser: number; connectionsPerIp: number };
+  /** Socket counting for those per-user / per-IP limits; default: in this process (createConnectionLimits). */
+  connectionLimits?: ConnectionLimits;
   /** Called for every refused write (the app's audit log records them). */
   onRefusedWrite?: (conn: Connection, reason: string, count: number) => void;
   /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
@@ -80,14 +84,10 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     return ctx ? context.with(ctx, f) : f();
   };
   const limits = o.limits ?? { messagesPerSec: 2000, messageBurst: 10_000, connectionsPerUser: 0, connectionsPerIp: 0 };
-  const perIp = new Map<string, number>();
-  const perUser = new Map<string, number>();
-  const bump = (m: Map<string, number>, k: string, d: number) => {
-    const n = (m.get(k) ?? 0) + d;
-    if (n <= 0) m.delete(k);
-    else m.set(k, n);
-    return n;
-  };
+  const slots = o.connectionLimits ?? createConnectionLimits(limits);
+  /** Slots each connection holds, given back when its socket closes. */
+  const held = new WeakMap<Connection, [LimitKind, string][]>();
+  const adminApi = createAdminApi({ auth: o.auth, connections, metrics, log });
   let stopping = false;
   // One shared deps object: idle sockets are counted in kilobytes, so nothing per socket that can be shared.
   const connDeps = {
@@ -120,6 +120,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   });
 
   const server = http.createServer((req, res) => {
+    if (adminApi(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -135,12 +136,6 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
           res.writeHead(503, { 'content-type': 'text/plain' }).end(`store unreachable: ${err.message}\n`);
         },
       );
-    } else if (path === '/admin/sessions' || path?.startsWith('/admin/sessions/')) {
-      handleAdmin(req, res, path).catch((err: Error) => {
-        metrics.errors.inc({ where: 'admin-api' });
-        log.error({ err }, 'admin endpoint failed');
-        if (!res.headersSent) json(res, 500, { error: 'internal', message: 'admin endpoint failed' });
-      });
     } else if (path === '/metrics') {
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
@@ -154,48 +149,6 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     log.debug({ err: err.message }, 'http client error');
     socket.destroy();
   });
-
-  function json(res: http.ServerResponse, status: number, body: unknown): void {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  }
-
-  /**
-   * Live sessions for the admin console: `GET /admin/sessions`, `DELETE /admin/sessions/:connId`.
-   * Authorized by a 60-second admin JWT the app signs for an instance admin.
-   */
-  async function handleAdmin(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (!bearer) return json(res, 401, { error: 'unauthorized', message: 'admin token missing' });
-    let adminId: string;
-    try {
-      adminId = await o.auth.verifyAdmin(bearer);
-    } catch (err) {
-      return json(res, 403, { error: 'forbidden', message: (err as Error).message });
-    }
-    if (path === '/admin/sessions' && req.method === 'GET') {
-      const sessions = [...connections]
-        .filter((c) => c.authorized && !c.closed)
-        .map((c) => ({
-          connId: c.id,
-          docId: c.docId,
-          userId: c.userId,
-          name: c.identity?.name ?? '',
-          role: c.role,
-          openedAt: new Date(c.openedAt).toISOString(),
-          remoteAddress: c.remoteAddress,
-        }));
-      return json(res, 200, { sessions });
-    }
-    const connId = decodeURIComponent(path.slice('/admin/sessions/'.length));
-    if (req.method === 'DELETE' && connId) {
-      const conn = [...connections].find((c) => c.id === connId);
-      if (!conn) return json(res, 404, { error: 'not_found', message: 'no such session' });
-      log.info({ conn: conn.id, doc: conn.docId, user: conn.userId, admin: adminId }, 'session disconnected by an administrator');
-      conn.close(CloseCode.FORBIDDEN, 'disconnected by an administrator');
-      return json(res, 200, { closed: connId });
-    }
-    return json(res, 405, { error: 'method_not_allowed', message: 'use GET /admin/sessions or DELETE /admin/sessions/:connId' });
-  }
 
   function refuseUpgrade(socket: Socket, status: number, reason: string, span?: Span): void {
     if (span) {
@@ -241,10 +194,6 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     const conn = new Connection(ws, docId, ip, connDeps);
     connections.add(conn);
     if (connCtx) upgradeContexts.set(conn, connCtx);
-    if (bump(perIp, ip, 1) > limits.connectionsPerIp && limits.connectionsPerIp > 0) {
-      metrics.rateLimited.inc({ limit: 'connections-per-ip' });
-      conn.close(CloseCode.RATE_LIMITED, 'too many connections from this address');
-    }
     metrics.openSockets.inc();
     metrics.connectionsOpened.inc();
 
@@ -279,8 +228,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
       if (conn.refusalsSinceAudit > 0) recordRefusal(conn, 'further writes refused on this connection', conn.refusalsSinceAudit);
-      bump(perIp, ip, -1);
-      if (conn.identity) bump(perUser, conn.identity.userId, -1);
+      for (const [kind, key] of held.get(conn) ?? []) slots.release(kind, key);
+      held.delete(conn);
       const doc = conn.doc;
       if (doc) {
         doc.removeConnection(conn);
@@ -328,14 +277,28 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     inConnContext(() => void run());
   }
 
+  /** Take a connection slot for the socket; false if over the limit. A slot granted after the socket closed is given back. */
+  async function takeSlot(conn: Connection, kind: LimitKind, key: string): Promise<boolean> {
+    if (!(await slots.acquire(kind, key))) return false;
+    if (!connections.has(conn)) slots.release(kind, key);
+    else held.set(conn, [...(held.get(conn) ?? []), [kind, key]]);
+    return true;
+  }
+
   async function authorize(conn: Connection, token: string | null): Promise<void> {
+    if (!(await takeSlot(conn, 'ip', conn.remoteAddress))) {
+      metrics.rateLimited.inc({ limit: 'connections-per-ip' });
+      throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections from this address');
+    }
+    if (conn.closed) return;
     const identity = await o.auth.authenticate(token, conn.docId);
     if (conn.closed) return;
     conn.identity = identity;
-    if (bump(perUser, identity.userId, 1) > limits.connectionsPerUser && limits.connectionsPerUser > 0) {
+    if (!(await takeSlot(conn, 'user', identity.userId))) {
       metrics.rateLimited.inc({ limit: 'connections-per-user' });
       throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections for this user');
     }
+    if (conn.closed) return;
     conn.armExpiry(identity.expiresAt);
     // Synchronously inside the ws.upgrade span, so a doc.load it starts is that span's child.
     let doc = await inUpgradeContext(conn, () => registry.open(conn.docId));
@@ -430,6 +393,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       clearTimeout(timer);
       for (const c of connections) c.ws.terminate();
       server.closeAllConnections?.();
+      // Limits passed in (shared counters) belong to the caller, who closes them after this.
+      if (!o.connectionLimits) await slots.close();
     },
   };
 }

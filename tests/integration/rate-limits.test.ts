@@ -49,4 +49,25 @@ describe('rate limits', () => {
     cleanups.push(() => again.ws.terminate());
     await waitFor(() => again.received.length > 0, { what: 'reconnect under the limit' });
   });
+
+  it('an IP over the concurrent socket limit is refused with 4429, whoever the user is', async () => {
+    const fx = await createFixture();
+    const srv = await startServer(fx, { limits: { messagesPerSec: 1000, messageBurst: 1000, connectionsPerUser: 0, connectionsPerIp: 2 } });
+    cleanups.push(() => fx.cleanup(), () => srv.close());
+    const owner = fx.user();
+    const docId = fx.doc(owner, { general: 'editor' });
+    const socks: Awaited<ReturnType<typeof rawClient>>[] = [];
+    for (let i = 0; i < 2; i++) socks.push(await rawClient(srv.url, docId, await fx.token(fx.user(), docId)));
+    cleanups.push(() => socks.forEach((s) => s.ws.terminate()));
+    await waitFor(() => socks.every((s) => s.received.length > 0));
+    const third = await rawClient(srv.url, docId, await fx.token(fx.user(), docId));
+    expect((await third.closed).code).toBe(CloseCode.RATE_LIMITED);
+    expect(await srv.metrics.rateLimited.get()).toMatchObject({ values: [expect.objectContaining({ labels: { limit: 'connections-per-ip' }, value: 1 })] });
+    socks[0]!.ws.close();
+    await socks[0]!.closed;
+    await waitFor(() => srv.server.connections.size === 1);
+    const again = await rawClient(srv.url, docId, await fx.token(fx.user(), docId));
+    cleanups.push(() => again.ws.terminate());
+    await waitFor(() => again.received.length > 0, { what: 'reconnect under the limit' });
+  });
 });
