@@ -57,6 +57,21 @@ export function nginxBinary(env: NodeJS.ProcessEnv = process.env): string {
   return 'nginx';
 }
 
+/** Create the prefix's directories and write `conf` to <prefix>/nginx.conf; returns that path. */
+export function prepareNginxPrefix(prefix: string, conf: string): string {
+  mkdirSync(prefix, { recursive: true });
+  // Started as root, nginx's workers run as `nobody`: they must reach the prefix and write temp files.
+  chmodSync(prefix, 0o755);
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
+    mkdirSync(join(prefix, 'tmp', d), { recursive: true });
+    chmodSync(join(prefix, 'tmp', d), 0o777);
+  }
+  chmodSync(join(prefix, 'tmp'), 0o755);
+  const confPath = join(prefix, 'nginx.conf');
+  writeFileSync(confPath, conf);
+  return confPath;
+}
+
 export interface RunningNginx {
   proc: ChildProcess;
   prefix: string;
@@ -77,16 +92,7 @@ export interface RunningNginx {
  */
 export async function startNginx(o: NginxConfigOptions & { stdio?: 'pipe' | 'inherit'; timeoutMs?: number }): Promise<RunningNginx> {
   const prefix = resolve(o.prefix);
-  mkdirSync(prefix, { recursive: true });
-  // Started as root, nginx's workers run as `nobody`: they must reach the prefix and write temp files.
-  chmodSync(prefix, 0o755);
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
-    mkdirSync(join(prefix, 'tmp', d), { recursive: true });
-    chmodSync(join(prefix, 'tmp', d), 0o777);
-  }
-  chmodSync(join(prefix, 'tmp'), 0o755);
-  const confPath = join(prefix, 'nginx.conf');
-  writeFileSync(confPath, renderNginxConfig(o));
+  const confPath = prepareNginxPrefix(prefix, renderNginxConfig(o));
   const errorLog = join(prefix, 'error.log');
   const proc = spawn(nginxBinary(), ['-p', prefix, '-c', confPath, '-e', errorLog, '-g', `daemon off; pid ${join(prefix, 'nginx.pid')};`], {
     stdio: o.stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
