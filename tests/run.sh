@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: `npm test`. Installs the Debian packages the tests drive (chromium for the
-# e2e tests, prometheus for the scrape test) when missing, or stops with the command to run.
+# e2e tests, prometheus for the scrape test, nginx for the cluster routing tests) when missing, or
+# stops with the command to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# Debian puts nginx in /usr/sbin (not on every PATH); the tests run it with their own config and prefix.
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing test dependencies: ${need[*]}"
@@ -17,7 +20,7 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-# Prometheus from Debian starts itself as a service on install; our test runs its own instance.
+# Prometheus and nginx from Debian start themselves as services on install; our tests run their own.
 export NEXT_TELEMETRY_DISABLED=1
 # Besides vitest's own summary, end with one plain "N passed, N failed, N skipped" line (CI reads it).
 results=$(mktemp -t tandem-vitest-XXXXXX.json)
