@@ -3,11 +3,18 @@
  * update takes — admit (cheap pre-check) → append to the update log → apply → broadcast.
  *
  * Updates admitted during one event-loop turn are group-committed: one store transaction, one Yjs
- * transaction, and the broadcasts for the turn written to each socket in one corked write. Flushes
- * and compactions run one at a time on `chain`, so there is one writer per document.
+ * transaction, and the broadcasts for the turn written to each socket in one corked write. Flushes,
+ * compactions and catch-ups run one at a time on `chain`.
+ *
+ * Scaled out, several instances may serve one document: each appends to the shared log (which
+ * numbers the updates), then publishes to the others (`deps.publish`), which apply with origin
+ * `remote` and neither store nor re-publish. `appliedSeq` is the watermark below which every log
+ * entry is in this Y.Doc; a hole above it (a message Redis lost, or one still in flight) is filled
+ * from the log after a short grace period (`catchUp`).
  */
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
 import { ROOT_CONTEXT, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode } from '../lib/close-codes';
 import { encode, EMPTY_AWARENESS_FRAME } from '../lib/protocol';
@@ -16,7 +23,8 @@ import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import { Attr, EXEMPLAR_TRACE_ID, SpanName } from '../observability/attributes';
 import { endTraces, traceBatch } from './batch-tracing';
-import type { DocStore } from './persistence/doc-store';
+import type { DocStore, LogRange } from './persistence/doc-store';
+import type { BusMessage, OutgoingMessage } from './cluster/redis-bus';
 import type { Connection } from './connection';
 
 /** Where an update came from; decides whether it is persisted and re-published. */
@@ -32,6 +40,12 @@ export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'cli
  * clash); a socket claiming many is abuse: each id's presence is broadcast and remembered.
  */
 export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
+
+/**
+ * How long a hole in the sequence may last before the log is read: updates from two instances can
+ * reach a third out of order for a few milliseconds; a lost message stays missing.
+ */
+const GAP_GRACE_MS = 150;
 
 export interface Pending {
   update: Uint8Array;
@@ -51,6 +65,8 @@ export interface LiveDocDeps {
   scheduleFlush: (doc: LiveDoc) => void;
   /** OpenTelemetry tracer; undefined = tracing off. */
   tracer?: Tracer;
+  /** Scaled out: tell the other instances (after the durable append). Undefined on one machine. */
+  publish?: (docId: string, m: OutgoingMessage) => void;
 }
 
 export class LiveDoc {
@@ -70,12 +86,19 @@ export class LiveDoc {
    * and a write at her next clocks would make her offline edits diverge or vanish.
    */
   private readonly idUsers = new Map<number, string>();
+  /** Client ids whose first writer the store has recorded, and those still to record. */
+  private readonly storedIds = new Set<number>();
+  private unsavedIds = new Map<number, string>();
   /** The state vector including admitted-but-not-yet-applied updates (for the gap check). */
   private readonly known = new Map<number, number>();
   private pending: Pending[] = [];
   private flushScheduled = false;
   private chain: Promise<void> = Promise.resolve();
-  private seq: number;
+  /** Every log entry up to here is applied to the Y.Doc. */
+  private appliedSeq: number;
+  /** Log entries above the watermark that are applied already (own appends, remote messages). */
+  private readonly ahead = new Set<number>();
+  private gapTimer: NodeJS.Timeout | null = null;
   private sinceCompact = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   closing = false;
@@ -87,10 +110,14 @@ export class LiveDoc {
   constructor(
     readonly id: string,
     public acl: DocAcl,
-    stored: { snapshot: Uint8Array | null; updates: Uint8Array[]; lastSeq: number },
+    stored: { snapshot: Uint8Array | null; updates: Uint8Array[]; lastSeq: number; clientIds?: Map<number, string> },
     private readonly deps: LiveDocDeps,
   ) {
-    this.seq = stored.lastSeq;
+    this.appliedSeq = stored.lastSeq;
+    for (const [id, user] of stored.clientIds ?? []) {
+      this.idUsers.set(id, user);
+      this.storedIds.add(id);
+    }
     this.sinceCompact = stored.updates.length;
     if (stored.snapshot && stored.updates.length === 0) {
       // Loaded from a snapshot alone: the stored bytes are the full state, so a fresh client's
@@ -104,6 +131,13 @@ export class LiveDoc {
     }
     this.awareness = new awarenessProtocol.Awareness(this.ydoc);
     this.awareness.setLocalState(null);
+    // Presence relayed from another instance expires after 30 s without renewal (y-protocols'
+    // outdated timeout), e.g. when that instance died: tell our clients it is gone.
+    this.awareness.on('update', ({ removed }: { removed: number[] }, origin: unknown) => {
+      if (origin === 'timeout' && removed.length) {
+        this.broadcast(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, removed)), 'awareness', null);
+      }
+    });
     if (this.sinceCompact > 0) this.armIdleCompaction();
   }
 
@@ -164,7 +198,9 @@ export class LiveDoc {
     }
     if (ids.length) {
       awarenessProtocol.removeAwarenessStates(this.awareness, ids, 'connection closed');
-      this.broadcast(encode.awareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids)), 'awareness', null);
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids);
+      this.broadcast(encode.awareness(update), 'awareness', null);
+      this.deps.publish?.(this.id, { kind: 'awareness', userId: conn.userId, update });
     }
     return this.conns.size;
   }
@@ -219,6 +255,12 @@ export class LiveDoc {
     return true;
   }
 
+  /** Another instance's user holds or wrote under these ids: refuse them to everyone else here. */
+  private noteRemoteOwner(userId: string, clientIds: Iterable<number>): void {
+    if (!userId) return;
+    for (const id of clientIds) if (!this.idUsers.has(id)) this.idUsers.set(id, userId);
+  }
+
   /** The id is held by another user's live connection, or was last held by another user. */
   private heldByOther(conn: Connection, clientId: number): boolean {
     const owner = this.owners.get(clientId);
@@ -258,6 +300,9 @@ export class LiveDoc {
     }
     for (const [client, end] of reach) {
       this.known.set(client, end);
+      // First write under this id by a signed-in user: the store records who, so ownership
+      // survives the socket, the unload and this instance.
+      if (conn.identity?.jti && !this.storedIds.has(client)) this.unsavedIds.set(client, conn.userId);
       this.claim(conn, client);
     }
     return { ok: true };
@@ -292,12 +337,16 @@ export class LiveDoc {
     this.pending = [];
     const { store, metrics } = this.deps;
     const t0 = performance.now();
+    const ids = this.unsavedIds;
+    this.unsavedIds = new Map();
+    let firstSeq: number;
     try {
-      await store.append(this.id, this.seq + 1, batch.map((p) => p.update));
+      firstSeq = await store.append(this.id, batch.map((p) => p.update), ids.size ? ids : undefined);
     } catch (err) {
       // Nothing was accepted: do not apply or broadcast. Senders reconnect and resync.
       metrics.errors.inc({ where: 'store-append' });
       this.deps.log.error({ err, doc: this.id, updates: batch.length }, 'update-log append failed; refusing the batch');
+      for (const [id, user] of ids) if (!this.unsavedIds.has(id)) this.unsavedIds.set(id, user);
       this.resetKnown();
       for (const p of batch) {
         p.span?.setStatus({ code: SpanStatusCode.ERROR, message: 'update-log append failed' });
@@ -309,12 +358,14 @@ export class LiveDoc {
     const t1 = performance.now();
     metrics.storeAppend.observe((t1 - t0) / 1000);
     metrics.storeAppendBatch.observe(batch.length);
-    this.seq += batch.length;
+    for (const id of ids.keys()) this.storedIds.add(id);
 
     this.doc.transact(() => {
       for (const p of batch) Y.applyUpdate(this.doc, p.update);
     }, batch[0]!.origin);
     this.fullStateFrame = null;
+    for (let i = 0; i < batch.length; i++) this.ahead.add(firstSeq + i);
+    this.advanceWatermark();
     if (this.doc.store.pendingStructs || this.doc.store.pendingDs) {
       // Something referenced content we do not have (e.g. another client's items): ask the
       // senders for what we are missing; Yjs integrates the pending part when it arrives.
@@ -327,6 +378,8 @@ export class LiveDoc {
     this.broadcastBatch(batch, traced?.frames, traced?.counts);
     const done = performance.now();
     if (traced) endTraces(batch, traced, done);
+    // Durable and applied here: now the other instances. One message per writer in the batch.
+    if (this.deps.publish) this.publishBatch(firstSeq, batch);
     let exemplar: Record<string, string> | undefined;
     for (const p of batch) {
       const seconds = (done - p.receivedAt) / 1000;
@@ -345,6 +398,137 @@ export class LiveDoc {
   }
 
 
+
+  /** Publish a stored batch: consecutive updates of one writer travel as one message. */
+  private publishBatch(firstSeq: number, batch: Pending[]): void {
+    const userOf = (p: Pending) => (p.origin.kind === 'client' ? p.origin.conn.userId : '');
+    let start = 0;
+    for (let i = 1; i <= batch.length; i++) {
+      if (i < batch.length && userOf(batch[i]!) === userOf(batch[start]!)) continue;
+      this.deps.publish!(this.id, { kind: 'update', firstSeq: firstSeq + start, userId: userOf(batch[start]!), updates: batch.slice(start, i).map((p) => p.update) });
+      start = i;
+    }
+  }
+
+  // ---- other instances (scale-out) ----------------------------------------------------------
+
+  /** The sequence number below which every log entry is applied here. */
+  get watermark(): number {
+    return this.appliedSeq;
+  }
+
+  /** Move the watermark over applied entries; a hole left above it is filled from the log. */
+  private advanceWatermark(): void {
+    while (this.ahead.delete(this.appliedSeq + 1)) this.appliedSeq++;
+    if (this.ahead.size === 0) {
+      if (this.gapTimer) clearTimeout(this.gapTimer);
+      this.gapTimer = null;
+    } else if (!this.gapTimer) {
+      this.gapTimer = setTimeout(() => {
+        this.gapTimer = null;
+        if (this.ahead.size > 0) void this.catchUp('gap');
+      }, GAP_GRACE_MS);
+      this.gapTimer.unref();
+    }
+  }
+
+  /** A message from another instance about this document. */
+  receive(m: BusMessage): void {
+    if (this.closing || this.deleted) return;
+    if (m.kind === 'awareness') return this.receiveAwareness(m.userId, m.update);
+    const fresh: Uint8Array[] = [];
+    m.updates.forEach((u, i) => {
+      const seq = m.firstSeq + i;
+      if (seq > this.appliedSeq && !this.ahead.has(seq)) {
+        fresh.push(u);
+        this.ahead.add(seq);
+      }
+    });
+    if (fresh.length === 0) return;
+    this.applyFromElsewhere(fresh, m.userId, { kind: 'remote', instance: m.from });
+    this.advanceWatermark();
+  }
+
+  /**
+   * Apply updates that are durable already (another instance's, or read back from the log): to
+   * the Y.Doc in one transaction, then to every local socket. Never stored or published again.
+   */
+  private applyFromElsewhere(updates: Uint8Array[], userId: string, origin: UpdateOrigin): void {
+    this.materialize();
+    for (const u of updates) {
+      const { to } = Y.parseUpdateMeta(u);
+      for (const [client, clock] of to) if (clock > (this.known.get(client) ?? 0)) this.known.set(client, clock);
+      this.noteRemoteOwner(userId, to.keys());
+    }
+    this.ydoc.transact(() => {
+      for (const u of updates) Y.applyUpdate(this.ydoc, u);
+    }, origin);
+    this.fullStateFrame = null;
+    this.sinceCompact += updates.length;
+    this.armIdleCompaction();
+    const frames = updates.map((u) => encode.update(u));
+    for (const c of this.conns) {
+      c.cork();
+      for (const f of frames) c.send(f, 'update');
+      c.uncork();
+    }
+  }
+
+  private receiveAwareness(userId: string, update: Uint8Array): void {
+    // Whoever holds these ids on another instance holds them here too (squatting is refused).
+    const dec = decoding.createDecoder(update);
+    const ids: number[] = [];
+    const n = decoding.readVarUint(dec);
+    for (let i = 0; i < n; i++) {
+      ids.push(decoding.readVarUint(dec));
+      decoding.readVarUint(dec);
+      decoding.readVarString(dec);
+    }
+    this.noteRemoteOwner(userId, ids);
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, 'remote');
+    this.broadcast(encode.awareness(update), 'awareness', null);
+  }
+
+  /**
+   * Read what this instance lacks from the log and apply it (Redis lost a message, reconnected,
+   * or went quiet). On the chain, so never beside this document's flush or compaction; the
+   * clients get exactly what changed, as one update.
+   */
+  catchUp(reason: 'gap' | 'recovered' | 'poll' | 'subscribed'): Promise<void> {
+    return this.run(async () => {
+      if (this.closing || this.deleted) return;
+      const after = this.appliedSeq;
+      const range: LogRange = await this.deps.store.readSince(this.id, after);
+      const entries = range.updates.filter((u) => !this.ahead.has(u.seq));
+      const updates = entries.map((e) => e.data);
+      if (range.snapshot) updates.unshift(range.snapshot.data);
+      this.deps.metrics.clusterCatchUps.inc({ reason });
+      this.deps.metrics.clusterCatchUpUpdates.inc(entries.length);
+      if (updates.length) {
+        this.materialize();
+        let delta = null as Uint8Array | null;
+        const grab = (u: Uint8Array) => (delta = u);
+        this.ydoc.once('update', grab);
+        this.ydoc.transact(() => {
+          for (const u of updates) Y.applyUpdate(this.ydoc, u);
+        }, { kind: 'server', reason: 'catch-up' } satisfies UpdateOrigin);
+        this.ydoc.off('update', grab);
+        if (delta) {
+          this.fullStateFrame = null;
+          for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.ydoc))) if (clock > (this.known.get(client) ?? 0)) this.known.set(client, clock);
+          this.broadcast(encode.update(delta), 'update', null);
+        }
+      }
+      if (range.snapshot) this.appliedSeq = Math.max(this.appliedSeq, range.snapshot.uptoSeq);
+      for (const e of range.updates) this.ahead.add(e.seq);
+      for (const s of [...this.ahead]) if (s <= this.appliedSeq) this.ahead.delete(s);
+      this.advanceWatermark();
+      if (this.ahead.size > 0 && range.updates.length === 0 && !range.snapshot) {
+        // Entries we applied above a hole the log does not have (yet): nothing more to read now.
+        this.deps.log.debug({ doc: this.id, watermark: this.appliedSeq, ahead: this.ahead.size }, 'log has nothing past the watermark yet');
+      }
+    });
+  }
 
   /** Each update's frame is encoded once; each socket gets all of its frames in one corked write. */
   private broadcastBatch(batch: Pending[], traceFrames?: (Uint8Array | undefined)[], counts?: number[]): void {
@@ -390,6 +574,12 @@ export class LiveDoc {
     if (this.deferredStep1.delete(conn) && this.conns.has(conn)) conn.send(encode.syncStep1(Y.encodeStateVector(this.doc)), 'sync-step1');
   }
 
+  /** A connection's (filtered) presence: to the other local sockets and the other instances. */
+  shareAwareness(conn: Connection, update: Uint8Array): void {
+    this.broadcast(encode.awareness(update), 'awareness', conn);
+    this.deps.publish?.(this.id, { kind: 'awareness', userId: conn.userId, update });
+  }
+
   /** Send one frame to every connection except `except`. */
   broadcast(frame: Uint8Array, kind: string, except: Connection | null): void {
     for (const c of this.conns) if (c !== except) c.send(frame, kind);
@@ -424,11 +614,12 @@ export class LiveDoc {
     this.idleTimer = null;
     const t0 = performance.now();
     const span = this.deps.tracer?.startSpan(SpanName.DOC_COMPACT, { attributes: { [Attr.DOC_ID]: this.id, [Attr.UPDATES]: this.sinceCompact } }, ROOT_CONTEXT);
-    // The doc holds exactly the updates stored up to this.seq: everything stored is applied
-    // before the chain moves on, and nothing is applied before it is stored.
+    // The doc holds every update stored up to the watermark (and maybe some past it, which the
+    // snapshot then also holds: harmless, Yjs updates are idempotent). Nothing unstored is in it.
     const snapshot = Y.encodeStateAsUpdate(this.doc);
-    const upto = this.seq;
+    const upto = this.appliedSeq;
     try {
+      // false: another instance holds this document's compaction lease; it folds the same log.
       await this.deps.store.compact(this.id, snapshot, upto);
       this.sinceCompact = 0;
       this.deps.metrics.compaction.observe((performance.now() - t0) / 1000);
@@ -451,6 +642,7 @@ export class LiveDoc {
     if (this.pending.length) await this.run(() => this.flush());
     await this.run(() => (this.deleted ? this.deps.store.delete(this.id) : this.compact()));
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.gapTimer) clearTimeout(this.gapTimer);
     this.awareness.destroy();
     this.ydoc.destroy();
   }

@@ -10,11 +10,10 @@ import { createLogger } from '../observability/logger';
 import { createLokiShipper } from '../observability/loki';
 import { startTracing } from '../observability/tracing';
 import { createCollabMetrics } from '../observability/metrics';
-import { createOpenAclStore, createSqliteAclStore } from './acl-store';
-import { createSqliteAuditSink } from './audit';
+import { openStores } from './persistence/open-stores';
+import { createRedisBus } from './cluster/redis-bus';
+import { createDocSync } from './cluster/doc-sync';
 import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
-import { createSqliteDocStore, openSqlite } from './persistence/sqlite';
-import { createPostgresDocStore } from './persistence/postgres';
 import { createCollabServer } from './server';
 
 async function main(): Promise<void> {
@@ -28,13 +27,12 @@ async function main(): Promise<void> {
   const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
   const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance, contextManager: 'sync' });
   const dataDir = resolve(cfg.DATA_DIR);
-  const db = openSqlite(join(dataDir, 'tandem.db'), cfg.SQLITE_SYNCHRONOUS);
-  const store = cfg.DATABASE_URL
-    ? await createPostgresDocStore({ connectionString: cfg.DATABASE_URL, schema: cfg.DATABASE_SCHEMA })
-    : createSqliteDocStore(db);
-  const audit = createSqliteAuditSink(db);
-
-  const acl = cfg.ALLOW_ANONYMOUS ? createOpenAclStore() : createSqliteAclStore(db, cfg.ACL_POLL_MS);
+  const { engine, store, acl, audit, close: closeStores } = await openStores(cfg, dataDir, instance, metrics, log);
+  // Scaled out: Redis carries updates and presence between instances, the shared log fills in for
+  // whatever it drops. PostgreSQL without Redis still works: the log poll alone carries them.
+  const bus = cfg.REDIS_URL ? createRedisBus({ url: cfg.REDIS_URL, prefix: cfg.REDIS_PREFIX, instanceId: instance, metrics, log }) : undefined;
+  const sync = engine === 'postgres' ? createDocSync({ store, bus, metrics, log, pollMs: cfg.CLUSTER_POLL_MS, degradedPollMs: cfg.CLUSTER_DEGRADED_POLL_MS }) : undefined;
+  if (bus && engine !== 'postgres') log.warn('REDIS_URL is set without DATABASE_URL: Redis is used only with PostgreSQL (one SQLite file serves one collab-server)');
   let auth;
   if (cfg.ALLOW_ANONYMOUS) {
     log.warn('ALLOW_ANONYMOUS is on: every socket may edit every document (development only)');
@@ -49,6 +47,7 @@ async function main(): Promise<void> {
   const server = createCollabServer({
     tracer: tracing.tracer,
     store,
+    sync,
     acl,
     auth,
     metrics,
@@ -88,8 +87,9 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     await server.close();
     await tracing.shutdown();
+    await bus?.close();
     await store.close();
-    db.close();
+    await closeStores();
     log.info('stopped');
     log.flush?.();
     await loki?.close();

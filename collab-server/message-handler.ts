@@ -124,7 +124,7 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     encoding.writeUint8Array(enc, encoding.toUint8Array(body));
     const filtered = encoding.toUint8Array(enc);
     awarenessProtocol.applyAwarenessUpdate(doc.awareness, filtered, conn);
-    doc.broadcast(encode.awareness(filtered), 'awareness', conn);
+    doc.shareAwareness(conn, filtered);
   }
 
   /** Handle one decoded frame; true when `span` was handed to the LiveDoc (it ends after broadcast). */

@@ -10,10 +10,13 @@ import type { CollabMetrics } from '../observability/metrics';
 import type { AclStore } from './acl-store';
 import { createFlushScheduler } from './flush-scheduler';
 import { LiveDoc, type LiveDocDeps } from './live-doc';
+import type { DocSync } from './cluster/doc-sync';
 
-export interface RegistryDeps extends Omit<LiveDocDeps, 'scheduleFlush'> {
+export interface RegistryDeps extends Omit<LiveDocDeps, 'scheduleFlush' | 'publish'> {
   acl: AclStore;
   metrics: CollabMetrics;
+  /** Scaled out: keeps loaded documents in step with the other instances. */
+  sync?: DocSync;
 }
 
 export class DocRegistry {
@@ -24,7 +27,8 @@ export class DocRegistry {
   private readonly docDeps: LiveDocDeps;
 
   constructor(private readonly deps: RegistryDeps) {
-    this.docDeps = { ...deps, scheduleFlush: createFlushScheduler() };
+    const sync = deps.sync;
+    this.docDeps = { ...deps, scheduleFlush: createFlushScheduler(), publish: sync && ((docId, m) => sync.publish(docId, m)) };
   }
 
   get size(): number {
@@ -81,6 +85,7 @@ export class DocRegistry {
     span?.setAttributes({ [Attr.UPDATES]: stored.updates.length, [Attr.SNAPSHOT_BYTES]: stored.snapshot?.byteLength ?? 0, [Attr.ACL_VERSION]: acl.version });
     const doc = new LiveDoc(docId, acl, stored, this.docDeps);
     this.live.set(docId, doc);
+    this.deps.sync?.track(doc);
     this.deps.metrics.docsInMemory.set(this.live.size);
     this.deps.metrics.docLoad.observe((performance.now() - t0) / 1000);
     return doc;
@@ -92,6 +97,7 @@ export class DocRegistry {
     const p = doc
       .close()
       .finally(() => {
+        this.deps.sync?.untrack(doc);
         if (this.live.get(doc.id) === doc) this.live.delete(doc.id);
         this.unloading.delete(doc.id);
         this.deps.metrics.docsInMemory.set(this.live.size);
@@ -123,6 +129,7 @@ export class DocRegistry {
 
   /** Flush and unload everything (shutdown). */
   async closeAll(): Promise<void> {
+    this.deps.sync?.close();
     await Promise.all([...this.unloading.values()]);
     await Promise.all(
       [...this.live.values()].map(async (d) => {

@@ -20,6 +20,8 @@ import { LiveDoc } from './live-doc';
 import { createMessageHandler } from './message-handler';
 import type { DocStore } from './persistence/doc-store';
 import { DocRegistry } from './registry';
+import { createDeletionPurger } from './deletions';
+import type { DocSync } from './cluster/doc-sync';
 import { createConnectionLimits, type ConnectionLimits, type LimitKind } from './limits';
 
 export interface CollabServerOptions {
@@ -40,10 +42,14 @@ export interface CollabServerOptions {
   limits?: { messagesPerSec: number; messageBurst: number; connectionsPerUser: number; connectionsPerIp: number };
   /** Socket counting for those per-user / per-IP limits; default: in this process (createConnectionLimits). */
   connectionLimits?: ConnectionLimits;
+  /** Cluster instance id: connection ids become `<instanceId>:c<n>` and admin listings name the instance. */
+  instanceId?: string;
   /** Called for every refused write (the app's audit log records them). */
   onRefusedWrite?: (conn: Connection, reason: string, count: number) => void;
   /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
   tracer?: Tracer;
+  /** Scaled out (PostgreSQL, optionally Redis): keeps loaded documents in step across instances. */
+  sync?: DocSync;
 }
 
 export interface CollabServer {
@@ -66,7 +72,9 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     compactAfterUpdates: o.compactAfterUpdates,
     compactIdleMs: o.compactIdleMs,
     tracer: o.tracer,
+    sync: o.sync,
   });
+  const purger = createDeletionPurger({ acl: o.acl, store: o.store, metrics, log });
   const connections = new Set<Connection>();
   /** The audit hook must never break the socket path (e.g. its database closing at shutdown). */
   const recordRefusal = (conn: Connection, reason: string, count: number) => {
@@ -87,7 +95,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   const slots = o.connectionLimits ?? createConnectionLimits(limits);
   /** Slots each connection holds, given back when its socket closes. */
   const held = new WeakMap<Connection, [LimitKind, string][]>();
-  const adminApi = createAdminApi({ auth: o.auth, connections, metrics, log });
+  const adminApi = createAdminApi({ auth: o.auth, connections, metrics, log, instanceId: o.instanceId });
   let stopping = false;
   // One shared deps object: idle sockets are counted in kilobytes, so nothing per socket that can be shared.
   const connDeps = {
@@ -96,6 +104,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     sendBufferCap: o.sendBufferCap,
     preauth: o.preauth,
     rate: { perSec: limits.messagesPerSec, burst: limits.messageBurst },
+    idPrefix: o.instanceId ? `${o.instanceId}:` : undefined,
   };
 
   const handleFrame = createMessageHandler({
@@ -349,11 +358,16 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   pingTimer.unref();
   heartbeatTimer.unref();
 
-  const unwatch = o.acl.watch((docId) => {
-    registry.refreshAcl(docId).catch((err) => {
+  const unwatch = o.acl.watch((change) => {
+    purger.onChange(change);
+    registry.refreshAcl(change.docId).catch((err) => {
       metrics.errors.inc({ where: 'acl-refresh' });
-      log.error({ err, doc: docId }, 'ACL refresh failed');
+      log.error({ err, doc: change.docId }, 'ACL refresh failed');
     });
+  });
+  purger.catchUp().catch((err: unknown) => {
+    metrics.errors.inc({ where: 'purge' });
+    log.error({ err }, 'purging documents deleted while this instance was down failed');
   });
 
   return {

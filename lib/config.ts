@@ -37,8 +37,18 @@ export const CollabConfigSchema = z.object({
   SQLITE_SYNCHRONOUS: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
   /** postgres://… to keep the update log and snapshots in PostgreSQL instead of SQLite. */
   DATABASE_URL: z.string().optional(),
-  /** Schema for Tandem's tables in that database. */
+  /** Schema for Tandem's tables in that database (one per deployment; tests use one per run). */
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('tandem'),
+  /** PostgreSQL connections per collab-server instance (one pool shared by the log, ACLs and audit). */
+  DATABASE_POOL_SIZE: int(10),
+  /** redis://… for fan-out between collab-server instances (with DATABASE_URL); unset = no Redis. */
+  REDIS_URL: z.string().optional(),
+  /** Prefix of every Redis key and channel (one per deployment; tests use one per run). */
+  REDIS_PREFIX: z.string().default('tandem:'),
+  /** Scaled out: how often loaded documents' log heads are compared with what this instance applied ("heard nothing for a while"). */
+  CLUSTER_POLL_MS: int(2000),
+  /** The same while Redis is down or not configured: the log then carries updates between instances. */
+  CLUSTER_DEGRADED_POLL_MS: int(250),
   /** Comma-separated Origins allowed to open sockets; empty allows any (and non-browser clients). */
   ALLOWED_ORIGINS: list,
   /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */

@@ -1,7 +1,16 @@
 /**
- * The SQLite schema shared by the app (accounts, documents, access) and collab-server (update log,
- * snapshots; reads access). Both processes open the same WAL database file, and both run this
- * idempotent DDL at start, so either may start first.
+ * Tandem's tables, for both engines. Each process runs the whole idempotent DDL at start, so either
+ * may start first; on PostgreSQL under an advisory lock, so several instances starting at once do
+ * not race each other's CREATEs.
+ *
+ * Ownership (who writes what; the other side only reads, never writes):
+ * - the app: users, sessions, docs, grants, acl_changes (the access-change feed), audit (collab-server
+ *   also appends `write.refused` rows through its AuditSink);
+ * - collab-server: doc_updates (the update log), doc_snapshots, doc_heads (per-document log head and
+ *   last edit time: the app's document list reads last_edit_at from here), doc_client_ids (who wrote
+ *   under which Yjs client id), collab_cursors (e.g. how far deleted documents have been purged).
+ * A deleted document reaches collab-server through the feed (acl_changes.deleted = 1), which purges
+ * its content; the app never deletes collab-server's rows.
  */
 /**
  * Connection settings both processes apply before the schema: WAL so readers never block the
@@ -36,6 +45,7 @@ CREATE TABLE IF NOT EXISTS docs (
   acl_version INTEGER NOT NULL DEFAULT 1,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
+  -- unused since last edit times moved to doc_heads (kept: older databases have it)
   last_edit_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS grants (
@@ -46,11 +56,13 @@ CREATE TABLE IF NOT EXISTS grants (
 );
 CREATE INDEX IF NOT EXISTS grants_user ON grants(user_id);
 -- Every access change appends here; collab-server tails it (by seq) to re-check open connections.
+-- deleted = 1: the document was deleted (collab-server closes its sockets and purges its content).
 CREATE TABLE IF NOT EXISTS acl_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   doc_id TEXT NOT NULL,
   version INTEGER NOT NULL,
-  at INTEGER NOT NULL
+  at INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -76,4 +88,162 @@ CREATE TABLE IF NOT EXISTS doc_snapshots (
   data BLOB NOT NULL,
   updated_at INTEGER NOT NULL
 );
+-- The head of each document's log: the sequence is taken here in the append transaction, so the
+-- log has one order per document however many collab-servers append to it.
+CREATE TABLE IF NOT EXISTS doc_heads (
+  doc_id TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL,
+  last_edit_at INTEGER NOT NULL
+);
+-- Who first wrote under each Yjs client id of a document (client-id ownership outlives the socket).
+CREATE TABLE IF NOT EXISTS doc_client_ids (
+  doc_id TEXT NOT NULL,
+  client_id INTEGER NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (doc_id, client_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collab_cursors (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
 `;
+
+/**
+ * Columns added after a table first shipped: SQLite has no ADD COLUMN IF NOT EXISTS, so each is
+ * added when table_info lacks it. Run after SQLITE_SCHEMA.
+ */
+export const SQLITE_ADDED_COLUMNS: { table: string; column: string; ddl: string }[] = [
+  { table: 'acl_changes', column: 'deleted', ddl: 'ALTER TABLE acl_changes ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0' },
+];
+
+/** Apply SQLITE_SCHEMA and the added columns to an open better-sqlite3 handle. */
+export function migrateSqlite(db: { exec(sql: string): unknown; prepare(sql: string): { all(): unknown[] } }): void {
+  db.exec(SQLITE_SCHEMA);
+  for (const c of SQLITE_ADDED_COLUMNS) {
+    const cols = db.prepare(`PRAGMA table_info(${c.table})`).all() as { name: string }[];
+    if (!cols.some((x) => x.name === c.column)) db.exec(c.ddl);
+  }
+}
+
+/** A PostgreSQL schema name (one per deployment, or per test run). */
+export function pgIdent(s: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(s)) throw new Error(`invalid schema name: ${s}`);
+  return `"${s}"`;
+}
+
+/** Key of the advisory lock every process takes around the PostgreSQL DDL. */
+export const PG_MIGRATION_LOCK = 7_463_810_021;
+
+/**
+ * The PostgreSQL DDL in schema `schema`. Timestamps are BIGINT milliseconds like SQLite's INTEGER
+ * (read them through a BIGINT→number type parser); is_admin and deleted stay 0/1 integers so rows
+ * have one shape on both engines. Emails are unique case-insensitively, as with COLLATE NOCASE.
+ */
+export function postgresSchema(schema: string): string {
+  const s = pgIdent(schema);
+  return `
+CREATE SCHEMA IF NOT EXISTS ${s};
+CREATE TABLE IF NOT EXISTS ${s}.users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_email_ci ON ${s}.users (lower(email));
+CREATE TABLE IF NOT EXISTS ${s}.sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON ${s}.sessions(user_id);
+CREATE TABLE IF NOT EXISTS ${s}.docs (
+  id TEXT PRIMARY KEY,
+  title TEXT NOT NULL,
+  owner_id TEXT NOT NULL REFERENCES ${s}.users(id),
+  general_access TEXT CHECK (general_access IN ('viewer', 'editor')),
+  acl_version INTEGER NOT NULL DEFAULT 1,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_owner ON ${s}.docs(owner_id);
+CREATE TABLE IF NOT EXISTS ${s}.grants (
+  doc_id TEXT NOT NULL REFERENCES ${s}.docs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor')),
+  PRIMARY KEY (doc_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS grants_user ON ${s}.grants(user_id);
+CREATE TABLE IF NOT EXISTS ${s}.acl_changes (
+  seq BIGSERIAL PRIMARY KEY,
+  doc_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  at BIGINT NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS ${s}.audit (
+  id BIGSERIAL PRIMARY KEY,
+  at BIGINT NOT NULL,
+  actor_id TEXT,
+  action TEXT NOT NULL,
+  doc_id TEXT,
+  target TEXT,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_at ON ${s}.audit(at);
+CREATE TABLE IF NOT EXISTS ${s}.doc_updates (
+  doc_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  PRIMARY KEY (doc_id, seq)
+);
+CREATE TABLE IF NOT EXISTS ${s}.doc_snapshots (
+  doc_id TEXT PRIMARY KEY,
+  upto_seq BIGINT NOT NULL,
+  data BYTEA NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.doc_heads (
+  doc_id TEXT PRIMARY KEY,
+  last_seq BIGINT NOT NULL,
+  last_edit_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.doc_client_ids (
+  doc_id TEXT NOT NULL,
+  client_id BIGINT NOT NULL,
+  user_id TEXT NOT NULL,
+  PRIMARY KEY (doc_id, client_id)
+);
+CREATE TABLE IF NOT EXISTS ${s}.collab_cursors (
+  name TEXT PRIMARY KEY,
+  value BIGINT NOT NULL
+);
+`;
+}
+
+/** The part of a pg Pool the migration needs (lib opens no handles; callers pass theirs). */
+export interface PgQueryable {
+  connect(): Promise<{ query(sql: string, params?: unknown[]): Promise<unknown>; release(): void }>;
+}
+
+/**
+ * Run the PostgreSQL DDL once per process start: idempotent, and serialized across instances by a
+ * session advisory lock (concurrent CREATE TABLE IF NOT EXISTS can otherwise fail on the catalog's
+ * unique index when two instances start at the same moment).
+ */
+export async function migratePostgres(pool: PgQueryable, schema: string): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('SELECT pg_advisory_lock($1)', [PG_MIGRATION_LOCK]);
+    try {
+      await c.query(postgresSchema(schema));
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [PG_MIGRATION_LOCK]);
+    }
+  } finally {
+    c.release();
+  }
+}
+

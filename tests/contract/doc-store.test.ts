@@ -66,12 +66,13 @@ function edits(n: number, prefix = 'x'): Uint8Array[] {
   return out;
 }
 
-function materialize(s: { snapshot: Uint8Array | null; updates: Uint8Array[] }): string {
+function materializeDoc(s: { snapshot: Uint8Array | null; updates: Uint8Array[] }): Y.Doc {
   const d = new Y.Doc();
   if (s.snapshot) Y.applyUpdate(d, s.snapshot);
   for (const u of s.updates) Y.applyUpdate(d, u);
-  return d.getText('t').toString();
+  return d;
 }
+const materialize = (s: { snapshot: Uint8Array | null; updates: Uint8Array[] }) => materializeDoc(s).getText('t').toString();
 
 describe.each(adapters)('DocStore contract: %s', (_name, make) => {
   let ctx: Awaited<ReturnType<typeof make>>;
@@ -83,13 +84,14 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
   });
 
   it('a document never written loads empty', async () => {
-    expect(await ctx.store.load('never')).toEqual({ snapshot: null, updates: [], lastSeq: 0 });
+    expect(await ctx.store.load('never')).toEqual({ snapshot: null, updates: [], lastSeq: 0, clientIds: new Map() });
+    expect(await ctx.store.readSince('never', 0)).toEqual({ snapshot: null, updates: [] });
   });
 
-  it('appended updates load back in order, from another handle too', async () => {
+  it('the store numbers appends 1, 2, 3…; they load back in order, from another handle too', async () => {
     const ups = edits(5);
-    await ctx.store.append('a', 1, ups.slice(0, 2));
-    await ctx.store.append('a', 3, ups.slice(2));
+    expect(await ctx.store.append('a', ups.slice(0, 2))).toBe(1);
+    expect(await ctx.store.append('a', ups.slice(2))).toBe(3);
     const other = await ctx.reopen();
     for (const s of [ctx.store, other]) {
       const loaded = await s.load('a');
@@ -99,37 +101,74 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
   });
 
   it('documents are independent', async () => {
-    await ctx.store.append('b', 1, edits(2, 'b'));
+    expect(await ctx.store.append('b', edits(2, 'b'))).toBe(1);
     expect(materialize(await ctx.store.load('b'))).toBe('b0 b1 ');
     expect(materialize(await ctx.store.load('a'))).toBe('x0 x1 x2 x3 x4 ');
   });
 
-  it('an append that reuses a sequence number fails and changes nothing (one writer per document)', async () => {
-    await expect(ctx.store.append('a', 5, edits(2, 'dup'))).rejects.toThrow();
-    expect((await ctx.store.load('a')).lastSeq).toBe(5);
-    expect(materialize(await ctx.store.load('a'))).toBe('x0 x1 x2 x3 x4 ');
+  it('concurrent appends to one document through two handles (two instances) get one gap-free order', async () => {
+    const other = await ctx.reopen();
+    const mine = edits(20, 'm');
+    const theirs = edits(20, 't');
+    const firsts = await Promise.all([...mine.map((u) => ctx.store.append('conc', [u])), ...theirs.map((u) => other.append('conc', [u]))]);
+    expect([...firsts].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const loaded = await ctx.store.load('conc');
+    expect(loaded.lastSeq).toBe(40);
+    expect(loaded.updates).toHaveLength(40);
+    // Each update is stored once, under the sequence number its append returned.
+    const range = await other.readSince('conc', 0);
+    const bySeq = new Map(range.updates.map((u) => [u.seq, Buffer.from(u.data).toString('hex')]));
+    mine.forEach((u, i) => expect(bySeq.get(firsts[i]!)).toBe(Buffer.from(u).toString('hex')));
+  });
+
+  it('readSince returns the log after a position; heads reports each document’s last position', async () => {
+    const r = await ctx.store.readSince('a', 3);
+    expect(r.snapshot).toBeNull();
+    expect(r.updates.map((u) => u.seq)).toEqual([4, 5]);
+    expect(await ctx.store.heads(['a', 'b', 'never'])).toEqual(new Map([['a', 5], ['b', 2]]));
+    expect(await ctx.store.heads([])).toEqual(new Map());
   });
 
   it('compaction replaces the folded prefix with a snapshot; later updates stay; content is unchanged', async () => {
     const ups = edits(8, 'c');
-    await ctx.store.append('c', 1, ups);
+    await ctx.store.append('c', ups);
     const d = new Y.Doc();
     for (const u of ups.slice(0, 6)) Y.applyUpdate(d, u);
-    await ctx.store.compact('c', Y.encodeStateAsUpdate(d), 6);
+    expect(await ctx.store.compact('c', Y.encodeStateAsUpdate(d), 6)).toBe(true);
     const loaded = await ctx.store.load('c');
     expect(loaded.snapshot).not.toBeNull();
     expect(loaded.updates).toHaveLength(2);
     expect(loaded.lastSeq).toBe(8);
     expect(materialize(loaded)).toBe('c0 c1 c2 c3 c4 c5 c6 c7 ');
-    // Appends continue after the compacted range; a second compaction replaces the first.
-    await ctx.store.append('c', 9, edits(1, 'z'));
-    await ctx.store.compact('c', Y.encodeStateAsUpdate(d), 6);
+    // Appends continue after the compacted range.
+    expect(await ctx.store.append('c', edits(1, 'z'))).toBe(9);
     expect((await ctx.store.load('c')).lastSeq).toBe(9);
+  });
+
+  it('a reader behind the snapshot gets the snapshot and the updates after it; one ahead of it only the updates', async () => {
+    const behind = await ctx.store.readSince('c', 2);
+    expect(behind.snapshot?.uptoSeq).toBe(6);
+    expect(behind.updates.map((u) => u.seq)).toEqual([7, 8, 9]);
+    const ahead = await ctx.store.readSince('c', 7);
+    expect(ahead.snapshot).toBeNull();
+    expect(ahead.updates.map((u) => u.seq)).toEqual([8, 9]);
+  });
+
+  it('a late compaction never moves the snapshot backwards', async () => {
+    const before = await ctx.store.load('c');
+    const full = materializeDoc(before);
+    expect(await ctx.store.compact('c', Y.encodeStateAsUpdate(full), 8)).toBe(true);
+    // Another instance, behind, compacts up to 6 afterwards: the newer snapshot stays.
+    await ctx.store.compact('c', Y.encodeStateAsUpdate(new Y.Doc()), 6);
+    const loaded = await ctx.store.load('c');
+    expect(materialize(loaded)).toBe(materialize(before));
+    expect(materialize(loaded)).toContain('c7');
+    expect((await ctx.store.readSince('c', 0)).snapshot?.uptoSeq).toBe(8);
   });
 
   it('a compacted document with no later updates reports the snapshot position as lastSeq', async () => {
     const ups = edits(3, 'e');
-    await ctx.store.append('e', 1, ups);
+    await ctx.store.append('e', ups);
     const d = new Y.Doc();
     ups.forEach((u) => Y.applyUpdate(d, u));
     await ctx.store.compact('e', Y.encodeStateAsUpdate(d), 3);
@@ -139,12 +178,29 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
     expect(materialize(loaded)).toBe('e0 e1 e2 ');
   });
 
-  it('delete removes the log and the snapshot of one document only', async () => {
-    await ctx.store.append('gone', 1, edits(3, 'g'));
+  it('records the first writer of each client id, loaded with the document', async () => {
+    await ctx.store.append('ids', edits(1, 'i'), new Map([[11, 'alice'], [12, 'bob']]));
+    // A later claim of the same id does not replace the first writer.
+    await ctx.store.append('ids', edits(1, 'j'), new Map([[11, 'mallory']]));
+    const other = await ctx.reopen();
+    expect((await other.load('ids')).clientIds).toEqual(new Map([[11, 'alice'], [12, 'bob']]));
+  });
+
+  it('delete removes the log, the snapshot, the head and the client ids of one document only', async () => {
+    await ctx.store.append('gone', edits(3, 'g'), new Map([[7, 'u']]));
     await ctx.store.compact('gone', Y.encodeStateAsUpdate(new Y.Doc()), 2);
     await ctx.store.delete('gone');
-    expect(await ctx.store.load('gone')).toEqual({ snapshot: null, updates: [], lastSeq: 0 });
+    expect(await ctx.store.load('gone')).toEqual({ snapshot: null, updates: [], lastSeq: 0, clientIds: new Map() });
+    expect(await ctx.store.heads(['gone'])).toEqual(new Map());
     expect(materialize(await ctx.store.load('b'))).toBe('b0 b1 ');
+    await expect(ctx.store.delete('gone')).resolves.toBeUndefined();
+  });
+
+  it('cursors start at 0 and only move forward', async () => {
+    expect(await ctx.store.getCursor('k')).toBe(0);
+    await ctx.store.setCursor('k', 5);
+    await ctx.store.setCursor('k', 3);
+    expect(await (await ctx.reopen()).getCursor('k')).toBe(5);
   });
 
   it('answers ping', async () => {
@@ -162,16 +218,17 @@ describe('SQLite group commit', () => {
       // data_version, read on another connection, moves once per commit made by someone else.
       const version = () => watcher.pragma('data_version', { simple: true }) as number;
       const before = version();
-      const appends = ['g1', 'g2', 'g3'].map((id) => store.append(id, 1, edits(2, id)));
+      const appends = ['g1', 'g2', 'g3'].map((id) => store.append(id, edits(2, id)));
       // Nothing is committed until the turn's appends are all in.
       expect(version()).toBe(before);
       await Promise.all(appends);
       expect(version()).toBe(before + 1);
       for (const id of ['g1', 'g2', 'g3']) expect(materialize(await store.load(id))).toBe(`${id}0 ${id}1 `);
-      // A bad entry (reused sequence numbers) fails alone; the others in its turn still commit.
-      const mixed = [store.append('g1', 1, edits(1, 'dup')), store.append('g4', 1, edits(1, 'g4'))];
+      // A bad entry (an update that is not bytes) fails alone; the others in its turn still commit.
+      const mixed = [store.append('g1', [null as unknown as Uint8Array]), store.append('g4', edits(1, 'g4'))];
       await expect(mixed[0]).rejects.toThrow();
-      await expect(mixed[1]).resolves.toBeUndefined();
+      await expect(mixed[1]).resolves.toBe(1);
+      expect((await store.load('g1')).lastSeq).toBe(2);
       expect(materialize(await store.load('g4'))).toBe('g40 ');
     } finally {
       watcher.close();
