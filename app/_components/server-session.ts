@@ -12,7 +12,7 @@ import type { Me } from './api';
 export async function currentUser(): Promise<Me | null> {
   const token = (await cookies()).get(SESSION_COOKIE)?.value;
   if (!token) return null;
-  const u = getApp().sessions.user(token);
+  const u = await getApp().sessions.user(token);
   return u ? { id: u.id, email: u.email, name: u.name, isAdmin: u.is_admin === 1 } : null;
 }
 

@@ -34,6 +34,31 @@ export const AppConfigSchema = z.object({
   /** Secure cookies: auto = when the request arrived over https (or X-Forwarded-Proto says so). */
   COOKIE_SECURE: opt(z.enum(['auto', 'true', 'false']).default('auto')),
   SQLITE_SYNCHRONOUS: opt(z.enum(['NORMAL', 'FULL']).default('NORMAL')),
+  /** postgres://… : users, sessions, documents, access and audit in PostgreSQL; unset = SQLite in DATA_DIR. */
+  DATABASE_URL: opt(
+    z
+      .string()
+      .refine((u) => /^postgres(ql)?:\/\//.test(u), 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+  ),
+  /** The PostgreSQL schema holding Tandem's tables (one per deployment; the same for app and collab-server). */
+  DATABASE_SCHEMA: opt(
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier (a-z, 0-9, _; at most 63 characters)')
+      .default('tandem'),
+  ),
+  /** redis://… : the sign-in throttle's counts are shared by every app instance; unset = in memory. */
+  REDIS_URL: opt(
+    z
+      .string()
+      .refine((u) => /^rediss?:\/\//.test(u), 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
+  /** This instance's name in logs and PostgreSQL's application_name; default app-<pid>. */
+  INSTANCE_ID: opt(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, _ . or -').optional()),
+  /** Prefix of every Redis key, so deployments (or test runs) can share one Redis. */
+  REDIS_PREFIX: opt(z.string().min(1).max(64).default('tandem:')),
   LOG_LEVEL: opt(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
 });
 

@@ -1,6 +1,7 @@
 /**
- * Everything a request handler needs, built once per process on first use: config, database,
- * stores, logger and the token signing key. Built by a factory (so a test could build two); the
+ * Everything a request handler needs, built once per process on first use: config, stores (SQLite,
+ * or PostgreSQL when DATABASE_URL is set), sign-in throttle (Redis when REDIS_URL is set), logger and
+ * the token signing key. Built by a factory (so a test could build two); the
  * one process-wide instance lives on globalThis so Next's dev reloads do not open a second handle.
  */
 import { createPublicKey } from 'node:crypto';
@@ -8,14 +9,12 @@ import { join, resolve } from 'node:path';
 import type { CryptoKey } from 'jose';
 import { ensureKeyFiles, importPrivateKey, publicJwks } from '@/lib/keys';
 import { createLogger, type Logger } from '@/observability/logger';
+import { Redis } from 'ioredis';
 import { parseAppConfig, type AppConfig } from './config';
-import { openDb, type Db } from './db';
-import { createUserStore } from './users';
-import { createSessionStore } from './sessions';
-import { createDocStore } from './docs';
-import { createAuditStore } from './audit';
-import { createAccessStore } from './access';
-import { createLoginThrottle } from './login-throttle';
+import { openDb } from './stores/sqlite';
+import { openPg } from './stores/pg';
+import { createPgStores, createSqliteStores, type Stores } from './stores';
+import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login-throttle';
 
 export interface SigningKeys {
   privateKey: CryptoKey;
@@ -40,24 +39,40 @@ async function loadKeys(cfg: AppConfig, dataDir: string): Promise<SigningKeys> {
   return { privateKey: await importPrivateKey(privatePem), publicPem, kid: jwks.keys[0]!.kid! };
 }
 
-/** Build the app's dependencies from a parsed config. */
+/** The database the stores run on: PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR. */
+function openStores(config: AppConfig, dataDir: string, instance: string): { engine: 'sqlite' | 'postgres'; stores: Stores; ready(): Promise<void>; close(): Promise<void> } {
+  const opts = { sessionTtlSeconds: config.SESSION_TTL_SECONDS };
+  if (config.DATABASE_URL) {
+    const pg = openPg({ connectionString: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, applicationName: `tandem-${instance}` });
+    return { engine: 'postgres', stores: createPgStores(pg, opts), ready: pg.ready, close: pg.close };
+  }
+  const db = openDb(join(dataDir, 'tandem.db'), config.SQLITE_SYNCHRONOUS);
+  return { engine: 'sqlite', stores: createSqliteStores(db, opts), ready: async () => {}, close: async () => void db.close() };
+}
+
+/** Build the app's dependencies from a parsed config. Nothing here waits: PostgreSQL is migrated before its first query. */
 export function createAppContext(config: AppConfig) {
   const dataDir = resolve(config.DATA_DIR);
-  const db: Db = openDb(join(dataDir, 'tandem.db'), config.SQLITE_SYNCHRONOUS);
-  const log: Logger = createLogger({ service: 'app', instance: `app-${process.pid}`, level: config.LOG_LEVEL });
-  const audit = createAuditStore(db);
+  const instance = config.INSTANCE_ID ?? `app-${process.pid}`;
+  const log: Logger = createLogger({ service: 'app', instance, level: config.LOG_LEVEL });
+  const db = openStores(config, dataDir, instance);
+  const limits = { maxFailures: config.LOGIN_MAX_FAILURES, windowMs: config.LOGIN_WINDOW_SECONDS * 1000 };
+  // Commands fail fast while Redis is away (the throttle then falls back to memory) instead of queueing.
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true }) : null;
+  redis?.on('error', (err: unknown) => log.warn({ err }, 'redis connection error'));
+  const loginThrottle: LoginThrottle = redis
+    ? createRedisLoginThrottle({ ...limits, redis, prefix: config.REDIS_PREFIX, onError: (err, op) => log.warn({ err, op }, 'login throttle: Redis failed, counting in memory') })
+    : createMemoryLoginThrottle(limits);
   let keys: Promise<SigningKeys> | null = null;
   return {
     config,
     dataDir,
-    db,
+    engine: db.engine,
     log,
-    users: createUserStore(db),
-    sessions: createSessionStore(db, config.SESSION_TTL_SECONDS),
-    docs: createDocStore(db),
-    audit,
-    access: createAccessStore(db, audit),
-    loginThrottle: createLoginThrottle({ maxFailures: config.LOGIN_MAX_FAILURES, windowMs: config.LOGIN_WINDOW_SECONDS * 1000 }),
+    ...db.stores,
+    loginThrottle,
+    /** Resolves once the database is usable (PostgreSQL migrated); stores also wait for it themselves. */
+    ready: db.ready,
     /** The token signing key, generated into <DATA_DIR>/keys on first use unless given by env. */
     keys(): Promise<SigningKeys> {
       keys ??= loadKeys(config, dataDir).catch((err: unknown) => {
@@ -66,8 +81,11 @@ export function createAppContext(config: AppConfig) {
       });
       return keys;
     },
-    close(): void {
-      db.close();
+    /** Close the database (synchronously for SQLite) and Redis. */
+    async close(): Promise<void> {
+      const closing = db.close();
+      redis?.disconnect();
+      await closing;
     },
   };
 }
@@ -83,7 +101,9 @@ export function getApp(): AppContext {
   return (g[KEY] ??= createAppContext(parseAppConfig(process.env)));
 }
 
-/** Start-up hook (instrumentation.ts can call it): open the database and create keys now rather than on the first request. */
+/** Start-up hook (instrumentation.ts can call it): migrate the database and create keys now rather than on the first request. */
 export async function bootstrapApp(): Promise<void> {
-  await getApp().keys();
+  const app = getApp();
+  await app.ready();
+  await app.keys();
 }

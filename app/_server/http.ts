@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { TandemError } from '@/lib/errors';
 import type { Decision, Principal } from '@/lib/acl';
 import { getApp, type AppContext } from './context';
-import type { UserRow } from './users';
+import type { LoadedDoc, UserRow } from './stores';
 
 export const SESSION_COOKIE = 'tandem_session';
 
@@ -135,9 +135,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * The signed-in caller, or 401. A cookie-authenticated write whose Origin is another site is
  * refused (defence in depth beside SameSite=Lax and the JSON content type).
  */
-export function requireCaller(req: Request, app: AppContext): Caller {
+export async function requireCaller(req: Request, app: AppContext): Promise<Caller> {
   const s = sessionToken(req);
-  const user = s ? app.sessions.user(s.token) : undefined;
+  const user = s ? await app.sessions.user(s.token) : undefined;
   if (!s || !user) throw new TandemError('unauthorized', s ? 'session expired or unknown: sign in again' : 'sign in first');
   if (s.via === 'cookie' && !SAFE_METHODS.has(req.method)) {
     const origin = req.headers.get('origin');
@@ -190,8 +190,8 @@ export function clearSessionCookie(req: Request, app: AppContext): string {
 // ---- load ---------------------------------------------------------------------------------------
 
 /** The document and its ACL, or 404. */
-export function loadDoc(app: AppContext, id: string) {
-  const doc = app.docs.load(id);
+export async function loadDoc(app: AppContext, id: string): Promise<LoadedDoc> {
+  const doc = await app.docs.load(id);
   if (!doc) throw new TandemError('not_found', 'document not found');
   return doc;
 }

@@ -141,7 +141,7 @@ export async function startStack(collabEnv: Record<string, string> = {}): Promis
     async close() {
       srv.proc.kill('SIGTERM');
       await srv.exited;
-      getApp().close();
+      await getApp().close();
       fx.cleanup();
     },
   };

@@ -21,9 +21,9 @@ beforeAll(() => {
   getApp(); // creates tandem.db, so the test can read it alongside
   db = new Database(join(env.dir, 'tandem.db'), { readonly: true });
 });
-afterAll(() => {
+afterAll(async () => {
   db?.close();
-  getApp().close();
+  await getApp().close();
   env.cleanup();
 });
 
@@ -105,6 +105,13 @@ describe('accounts', () => {
     expectError(limited, 429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await call(login.POST, { method: 'POST', body: { email: other.email, password: 'hal-password' } })).status).toBe(200);
+  });
+
+  it('200 parallel wrong passwords for one email: exactly 10 are checked (401), the rest answer 429', async () => {
+    const s = await signUp('Ivy', 'ivy.parallel@example.test', 'ivy-password');
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => call(login.POST, { method: 'POST', body: { email: s.email, password: `guess-${i}` } })));
+    expect(rs.filter((r) => r.status === 401)).toHaveLength(10);
+    expect(rs.filter((r) => r.status === 429)).toHaveLength(190);
   });
 
   it('logout ends exactly the presented session and clears the cookie', async () => {

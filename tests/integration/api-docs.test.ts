@@ -22,9 +22,9 @@ beforeAll(async () => {
   admin = await signUp('Admin', 'admin@example.test');
   db = new Database(join(env.dir, 'tandem.db'), { readonly: true });
 });
-afterAll(() => {
+afterAll(async () => {
   db.close();
-  getApp().close();
+  await getApp().close();
   env.cleanup();
 });
 
@@ -60,9 +60,9 @@ describe('documents', () => {
     const shared = await create(b.token, 'Bert budget 100%');
     const notShared = await create(b.token, 'Bert diary');
     expect((await grant(b.token, shared.id, a.email, 'editor')).status).toBe(200);
-    // collab-server stamps last_edit_at when it stores edits.
+    // collab-server stamps doc_heads.last_edit_at when it stores edits (the app only reads it).
     const rw = new Database(join(env.dir, 'tandem.db'));
-    rw.prepare('UPDATE docs SET last_edit_at = ? WHERE id = ?').run(Date.now() + 60_000, shared.id);
+    rw.prepare('INSERT INTO doc_heads (doc_id, last_seq, last_edit_at) VALUES (?, 1, ?)').run(shared.id, Date.now() + 60_000);
     rw.close();
     const l = await list(a.token);
     expect(l.map((d) => [d.id, d.role])).toEqual([

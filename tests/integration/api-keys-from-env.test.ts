@@ -21,8 +21,8 @@ beforeAll(async () => {
   const pem = (await exportPKCS8(pair.privateKey)).replace(/\n/g, '\\n');
   env = useTempDataDir({ COLLAB_TOKEN_PRIVATE_KEY: pem, COLLAB_PUBLIC_URL: 'wss://collab.example.test' });
 });
-afterAll(() => {
-  getApp().close();
+afterAll(async () => {
+  await getApp().close();
   env.cleanup();
 });
 

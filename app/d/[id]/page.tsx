@@ -19,7 +19,7 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
 export default async function DocPage({ params }: Props) {
   const { id } = await params;
   const me = await requireUser(`/d/${id}`);
-  const loaded = isDocId(id) ? getApp().docs.load(id) : undefined;
+  const loaded = isDocId(id) ? await getApp().docs.load(id) : undefined;
   const role = loaded ? effectiveRole({ userId: me.id, isAdmin: me.isAdmin }, loaded.acl) : null;
   if (!loaded || !role) {
     return (

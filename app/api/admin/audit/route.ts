@@ -7,9 +7,9 @@ import { json, readQuery, requireCaller, route } from '@/app/_server/http';
 export const GET = route(async (req) => {
   const query = readQuery(req, AuditQuerySchema);
   const app = getApp();
-  const me = requireCaller(req, app);
+  const me = await requireCaller(req, app);
   if (!me.principal.isAdmin) throw new TandemError('forbidden', 'only instance admins can read the audit log');
-  const entries = app.audit.list(query);
+  const entries = await app.audit.list(query);
   const last = entries[entries.length - 1];
   return json({ entries, nextBefore: entries.length === query.limit && last ? last.id : null });
 });

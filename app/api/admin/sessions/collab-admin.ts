@@ -23,16 +23,16 @@ export interface LiveSession {
 }
 
 /** The calling instance admin, or 401/403. */
-export function requireAdmin(req: Request) {
+export async function requireAdmin(req: Request) {
   const app = getApp();
-  const me = requireCaller(req, app);
+  const me = await requireCaller(req, app);
   if (!me.principal.isAdmin) throw new TandemError('forbidden', 'only instance admins can manage live sessions');
   return { app, me };
 }
 
 /** Call collab-server's admin API as the requesting instance admin; returns its status and JSON body. */
 export async function callCollabAdmin(req: Request, method: 'GET' | 'DELETE', path: string): Promise<{ status: number; body: unknown }> {
-  const { app, me } = requireAdmin(req);
+  const { app, me } = await requireAdmin(req);
   const keys = await app.keys();
   const token = await signAdminToken(keys.privateKey, { sub: me.user.id });
   let res: Response;

@@ -7,9 +7,9 @@ import { callCollabAdmin, requireAdmin, type LiveSession } from './collab-admin'
 export const dynamic = 'force-dynamic';
 
 export const GET = route(async (req) => {
-  const { app } = requireAdmin(req);
+  const { app } = await requireAdmin(req);
   const { status, body } = await callCollabAdmin(req, 'GET', '/admin/sessions');
   if (status !== 200) throw new TandemError(status === 403 ? 'forbidden' : 'unavailable', (body as { message?: string } | null)?.message ?? `collab-server answered ${status}`);
-  const sessions = ((body as { sessions?: LiveSession[] }).sessions ?? []).map((s) => ({ ...s, docTitle: app.docs.load(s.docId)?.row.title ?? null }));
+  const sessions = await Promise.all(((body as { sessions?: LiveSession[] }).sessions ?? []).map(async (s) => ({ ...s, docTitle: (await app.docs.load(s.docId))?.row.title ?? null })));
   return json({ sessions });
 });

@@ -4,7 +4,7 @@ import { TandemError } from '@/lib/errors';
 import { getApp } from '@/app/_server/context';
 import { json, readJson, route, sessionCookie } from '@/app/_server/http';
 import { hashPassword, verifyPassword } from '@/app/_server/passwords';
-import { userView } from '@/app/_server/users';
+import { userView, type UserRow } from '@/app/_server/stores/users';
 
 /** A hash to check unknown emails against, so they take as long as wrong passwords (no account probing by timing). */
 let decoy: Promise<string> | null = null;
@@ -12,19 +12,28 @@ let decoy: Promise<string> | null = null;
 export const POST = route(async (req) => {
   const body = await readJson(req, LoginBodySchema);
   const app = getApp();
-  const wait = app.loginThrottle.retryAfter(body.email);
-  if (wait > 0) {
-    return json(new TandemError('rate_limited', `too many failed sign-ins for this email: try again in ${wait} s`).toJSON(), 429, { 'retry-after': String(wait) });
+  // Counted before the password is checked, so parallel guesses cannot all slip past the limit.
+  const gate = await app.loginThrottle.attempt(body.email);
+  if (!gate.ok) {
+    return json(new TandemError('rate_limited', `too many failed sign-ins for this email: try again in ${gate.retryAfter} s`).toJSON(), 429, {
+      'retry-after': String(gate.retryAfter),
+    });
   }
-  const user = app.users.byEmail(body.email);
-  decoy ??= hashPassword(crypto.randomUUID(), app.config.PASSWORD_SCRYPT_LOG2N);
-  const ok = await verifyPassword(body.password, user?.password_hash ?? (await decoy));
-  if (!user || !ok) {
-    app.loginThrottle.fail(body.email);
-    throw new TandemError('unauthorized', 'wrong email or password');
+  let user: UserRow | undefined;
+  let ok: boolean;
+  try {
+    user = await app.users.byEmail(body.email);
+    decoy ??= hashPassword(crypto.randomUUID(), app.config.PASSWORD_SCRYPT_LOG2N);
+    ok = await verifyPassword(body.password, user?.password_hash ?? (await decoy));
+  } catch (err) {
+    // Not a wrong password (e.g. the database failed): it must not lock the account out.
+    await app.loginThrottle.cancel(body.email, gate.id);
+    throw err;
   }
-  app.loginThrottle.succeed(body.email);
-  const s = app.sessions.create(user.id);
+  // A wrong pair keeps its counted attempt.
+  if (!user || !ok) throw new TandemError('unauthorized', 'wrong email or password');
+  await app.loginThrottle.succeed(body.email);
+  const s = await app.sessions.create(user.id);
   const res: SessionResponse = { user: userView(user), token: s.token, expiresAt: s.expiresAt };
   return json(res, 200, { 'set-cookie': sessionCookie(req, app, s.token, s.expiresAt) });
 });

@@ -6,6 +6,6 @@ export const POST = route(async (req) => {
   const app = getApp();
   // Idempotent: signing out without (or with an expired) session still clears the cookie.
   const s = sessionToken(req);
-  if (s) app.sessions.destroy(s.token);
+  if (s) await app.sessions.destroy(s.token);
   return json({ ok: true }, 200, { 'set-cookie': clearSessionCookie(req, app) });
 });

@@ -8,14 +8,14 @@ const Params = z.object({ connId: z.string().min(1).max(128).regex(/^[A-Za-z0-9_
 
 export const DELETE = route<{ connId: string }>(async (req, ctx) => {
   const { connId } = await readParams(ctx, Params);
-  const { app, me } = requireAdmin(req);
+  const { app, me } = await requireAdmin(req);
   // Look the session up first so the audit entry names the document and the user.
   const list = await callCollabAdmin(req, 'GET', '/admin/sessions');
   const session = ((list.body as { sessions?: LiveSession[] } | null)?.sessions ?? []).find((s) => s.connId === connId);
   const { status, body } = await callCollabAdmin(req, 'DELETE', `/admin/sessions/${encodeURIComponent(connId)}`);
   if (status === 404) throw new TandemError('not_found', 'that session has already ended');
   if (status !== 200) throw new TandemError('unavailable', (body as { message?: string } | null)?.message ?? `collab-server answered ${status}`);
-  app.audit.record({
+  await app.audit.record({
     actorId: me.user.id,
     action: 'session.disconnect',
     docId: session?.docId ?? null,

@@ -10,9 +10,9 @@ const Params = z.object({ id: DocIdSchema });
 export const GET = route<{ id: string }>(async (req, ctx) => {
   const { id } = await readParams(ctx, Params);
   const app = getApp();
-  const me = requireCaller(req, app);
-  const doc = loadDoc(app, id);
+  const me = await requireCaller(req, app);
+  const doc = await loadDoc(app, id);
   // Who has access (with their emails) is for collaborators who can edit; viewers and strangers get 403.
   allowOrThrow(decide(me.principal, doc.acl, 'write'));
-  return json(app.access.view(id));
+  return json(await app.access.view(id));
 });

@@ -12,10 +12,10 @@ export const PUT = route<{ id: string }>(async (req, ctx) => {
   const body = await readJson(req, PutGeneralAccessBodySchema);
   const { id } = await readParams(ctx, Params);
   const app = getApp();
-  const me = requireCaller(req, app);
-  const doc = loadDoc(app, id);
+  const me = await requireCaller(req, app);
+  const doc = await loadDoc(app, id);
   allowOrThrow(decide(me.principal, doc.acl, 'manage'));
-  const view = app.access.setGeneral(me.user.id, id, body.role);
+  const view = await app.access.setGeneral(me.user.id, id, body.role);
   app.log.info({ doc: id, user: me.user.id, general: body.role, version: view.version }, 'general access set');
   return json(view);
 });

@@ -11,8 +11,8 @@ import { allowOrThrow, json, loadDoc, readJson, readParams, requireCaller, route
 const Params = z.object({ id: DocIdSchema, email: EmailSchema });
 type P = { id: string; email: string };
 
-function target(app: AppContext, email: string) {
-  const u = app.users.byEmail(email);
+async function target(app: AppContext, email: string) {
+  const u = await app.users.byEmail(email);
   if (!u) throw new TandemError('not_found', `no account with email ${email}`, 'email');
   return { userId: u.id, email: u.email };
 }
@@ -21,10 +21,10 @@ export const PUT = route<P>(async (req, ctx) => {
   const body = await readJson(req, PutGrantBodySchema);
   const { id, email } = await readParams(ctx, Params);
   const app = getApp();
-  const me = requireCaller(req, app);
-  const doc = loadDoc(app, id);
+  const me = await requireCaller(req, app);
+  const doc = await loadDoc(app, id);
   allowOrThrow(decide(me.principal, doc.acl, 'manage'));
-  const view = app.access.putGrant(me.user.id, id, target(app, email), body.role);
+  const view = await app.access.putGrant(me.user.id, id, await target(app, email), body.role);
   app.log.info({ doc: id, user: me.user.id, target: email, role: body.role, version: view.version }, 'access granted');
   return json(view);
 });
@@ -32,10 +32,10 @@ export const PUT = route<P>(async (req, ctx) => {
 export const DELETE = route<P>(async (req, ctx) => {
   const { id, email } = await readParams(ctx, Params);
   const app = getApp();
-  const me = requireCaller(req, app);
-  const doc = loadDoc(app, id);
+  const me = await requireCaller(req, app);
+  const doc = await loadDoc(app, id);
   allowOrThrow(decide(me.principal, doc.acl, 'manage'));
-  const view = app.access.deleteGrant(me.user.id, id, target(app, email));
+  const view = await app.access.deleteGrant(me.user.id, id, await target(app, email));
   app.log.info({ doc: id, user: me.user.id, target: email, version: view.version }, 'access revoked');
   return json(view);
 });
