@@ -26,12 +26,14 @@ export interface ConnectionDeps {
   preauth: { maxFrames: number; maxBytes: number };
   /** Inbound message token bucket. */
   rate: { perSec: number; burst: number };
+  /** Prepended to connection ids (`<instance>:`), so an id names its instance across a cluster. */
+  idPrefix?: string;
 }
 
 let nextId = 1;
 
 export class Connection {
-  readonly id = `c${nextId++}`;
+  readonly id: string;
   identity: Identity | null = null;
   doc: LiveDoc | null = null;
   /** The role decided for `roleVersion` of the ACL; re-decided whenever the version moves. */
@@ -66,6 +68,7 @@ export class Connection {
     readonly remoteAddress: string,
     private readonly deps: ConnectionDeps,
   ) {
+    this.id = `${deps.idPrefix ?? ''}c${nextId++}`;
     this.tokens = deps.rate.burst;
   }
 
