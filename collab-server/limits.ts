@@ -147,6 +147,9 @@ export function createRedisConnectionLimits(o: RedisConnectionLimitsOptions): Co
   };
   const timer = setInterval(() => void resync(), o.resyncMs);
   timer.unref();
+  // After a reconnect (Redis restarted, or lost our writes) put our counts back at once.
+  const onReady = () => void resync();
+  o.redis.on('ready', onReady);
 
   return {
     async acquire(kind, k) {
@@ -187,6 +190,7 @@ export function createRedisConnectionLimits(o: RedisConnectionLimitsOptions): Co
     async close() {
       closed = true;
       clearInterval(timer);
+      o.redis.off('ready', onReady);
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { createRemoteJWKSet } from 'jose';
+import { Redis } from 'ioredis';
 import { parseCollabConfig } from '../lib/config';
 import { ensureKeyFiles, importPublicKey } from '../lib/keys';
 import { createLogger } from '../observability/logger';
@@ -13,6 +14,8 @@ import { createCollabMetrics } from '../observability/metrics';
 import { openStores } from './persistence/open-stores';
 import { createRedisBus } from './cluster/redis-bus';
 import { createDocSync } from './cluster/doc-sync';
+import { createInstanceRegistry } from './cluster/instances';
+import { createRedisConnectionLimits } from './limits';
 import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
 import { createCollabServer } from './server';
 
@@ -33,6 +36,27 @@ async function main(): Promise<void> {
   const bus = cfg.REDIS_URL ? createRedisBus({ url: cfg.REDIS_URL, prefix: cfg.REDIS_PREFIX, instanceId: instance, metrics, log }) : undefined;
   const sync = engine === 'postgres' ? createDocSync({ store, bus, metrics, log, pollMs: cfg.CLUSTER_POLL_MS, degradedPollMs: cfg.CLUSTER_DEGRADED_POLL_MS }) : undefined;
   if (bus && engine !== 'postgres') log.warn('REDIS_URL is set without DATABASE_URL: Redis is used only with PostgreSQL (one SQLite file serves one collab-server)');
+  // Scaled out: this instance in Redis's instance registry (admin console fan-out, liveness) and
+  // per-user / per-IP socket counts shared by all instances. Commands fail fast while Redis is away.
+  const redis = cfg.REDIS_URL ? new Redis(cfg.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: `${instance}:state` }) : undefined;
+  redis?.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error (instance registry, limits)'));
+  const instances = redis && createInstanceRegistry({ redis, prefix: cfg.REDIS_PREFIX, instanceId: instance, heartbeatMs: cfg.CLUSTER_HEARTBEAT_MS, ttlMs: cfg.CLUSTER_INSTANCE_TTL_MS, metrics, log });
+  const connectionLimits =
+    redis && instances
+      ? createRedisConnectionLimits({
+          redis,
+          prefix: cfg.REDIS_PREFIX,
+          instanceId: instance,
+          liveKey: instances.liveKey,
+          connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER,
+          connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
+          resyncMs: cfg.CLUSTER_HEARTBEAT_MS,
+          keyTtlMs: 3 * cfg.CLUSTER_INSTANCE_TTL_MS,
+          timeoutMs: 500,
+          metrics,
+          log,
+        })
+      : undefined;
   let auth;
   if (cfg.ALLOW_ANONYMOUS) {
     log.warn('ALLOW_ANONYMOUS is on: every socket may edit every document (development only)');
@@ -66,6 +90,8 @@ async function main(): Promise<void> {
       connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER,
       connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
     },
+    connectionLimits,
+    instanceId: redis ? instance : undefined,
     onRefusedWrite: (conn, reason, count) => {
       try {
         audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason, count } });
@@ -77,6 +103,8 @@ async function main(): Promise<void> {
   });
   const port = await server.listen(cfg.COLLAB_PORT, cfg.COLLAB_HOST);
   log.info({ port, host: cfg.COLLAB_HOST, dataDir }, 'collab-server listening');
+  const advertiseHost = cfg.COLLAB_HOST === '0.0.0.0' || cfg.COLLAB_HOST === '::' ? '127.0.0.1' : cfg.COLLAB_HOST;
+  await instances?.advertise(cfg.COLLAB_ADVERTISE_URL ?? `http://${advertiseHost.includes(':') ? `[${advertiseHost}]` : advertiseHost}:${port}`);
   // Machine-readable line for supervisors and tests that start us on port 0.
   process.stdout.write(`${JSON.stringify({ msg: 'collab-server ready', port })}\n`);
 
@@ -86,6 +114,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.close();
+    await connectionLimits?.close();
+    await instances?.close();
+    redis?.disconnect();
     await tracing.shutdown();
     await bus?.close();
     await store.close();

@@ -49,6 +49,12 @@ export const CollabConfigSchema = z.object({
   CLUSTER_POLL_MS: int(2000),
   /** The same while Redis is down or not configured: the log then carries updates between instances. */
   CLUSTER_DEGRADED_POLL_MS: int(250),
+  /** Scaled out: base URL other processes reach this instance's HTTP port at (admin API); default http://<COLLAB_HOST or 127.0.0.1>:<port>. */
+  COLLAB_ADVERTISE_URL: z.string().url().optional(),
+  /** Scaled out: how often this instance renews its entry in Redis's instance registry (and rewrites its socket counts). */
+  CLUSTER_HEARTBEAT_MS: int(2000),
+  /** Scaled out: an instance silent this long counts as dead: its sockets stop counting toward limits, it leaves the admin console. */
+  CLUSTER_INSTANCE_TTL_MS: int(10_000),
   /** Comma-separated Origins allowed to open sockets; empty allows any (and non-browser clients). */
   ALLOWED_ORIGINS: list,
   /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */

@@ -65,7 +65,11 @@ export function createInstanceRegistry(o: InstanceRegistryOptions): InstanceRegi
       failing = true;
     }
   };
-  void beat();
+  // Beat as soon as Redis is (again) reachable, not a heartbeat later: while this instance is not
+  // listed, the others drop its socket counts.
+  const onReady = () => void beat();
+  o.redis.on('ready', onReady);
+  if (o.redis.status === 'ready') void beat();
   const timer = setInterval(() => void beat(), o.heartbeatMs);
   timer.unref();
   return {
@@ -79,6 +83,7 @@ export function createInstanceRegistry(o: InstanceRegistryOptions): InstanceRegi
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      o.redis.off('ready', onReady);
       try {
         await o.redis.multi().zrem(keys.live, o.instanceId).hdel(keys.info, o.instanceId).exec();
       } catch (err) {
