@@ -23,6 +23,9 @@ export interface NginxConfigOptions {
   workers?: number | 'auto';
   /** Seconds an instance stays marked down after a failed connect (default 5). */
   failTimeoutSeconds?: number;
+  /** Log destinations (default <prefix>/error.log and <prefix>/access.log). */
+  errorLog?: string;
+  accessLog?: string;
 }
 
 const serverLine = (addr: string, failTimeout: number) => {
@@ -38,6 +41,8 @@ export function renderNginxConfig(o: NginxConfigOptions, template = readFileSync
   const app = o.appServers.length ? o.appServers.map((a) => serverLine(a, ft)).join('\n') : '    server 127.0.0.1:9 down;  # no app instance in this setup';
   const values: Record<string, string> = {
     PREFIX: resolve(o.prefix),
+    ERROR_LOG: o.errorLog ?? join(resolve(o.prefix), 'error.log'),
+    ACCESS_LOG: o.accessLog ?? join(resolve(o.prefix), 'access.log'),
     LISTEN: o.listen,
     WORKERS: String(o.workers ?? 1),
     APP_SERVERS: app,
