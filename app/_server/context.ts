@@ -70,6 +70,8 @@ export function createAppContext(config: AppConfig) {
     engine: db.engine,
     log,
     ...db.stores,
+    /** The shared Redis client when REDIS_URL is set (connects on first use), else null. */
+    redis,
     loginThrottle,
     /** Resolves once the database is usable (PostgreSQL migrated); stores also wait for it themselves. */
     ready: db.ready,
