@@ -2,12 +2,20 @@
 // collab-server child processes on PostgreSQL + Redis: stock y-websocket clients work through it,
 // a document's sockets land on one instance, and when that instance dies (SIGKILL) or drains
 // (SIGTERM) its clients reconnect through nginx to another one without losing an edit.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+// yaml comes with vite (vitest); the compose file has no other parser here (Docker cannot run).
+import { parse as parseYaml } from 'yaml';
 import type { WebsocketProvider } from 'y-websocket';
 import { CloseCode } from '../../lib/close-codes';
+import { ClusterEnvSchema, clusterPlan } from '../../collab-server/deploy/cluster';
+import { nginxBinary, prepareNginxPrefix } from '../../collab-server/deploy/nginx';
 import { useCluster } from '../helpers/cluster';
-import { provider, sameState, synced, waitFor } from '../helpers/fixture';
+import { ROOT, provider, sameState, synced, waitFor } from '../helpers/fixture';
 
 const c = useCluster({ instances: 3, nginx: true });
 
@@ -159,4 +167,54 @@ describe('nginx in front of three collab-servers', () => {
       await waitFor(() => sameState(direct.doc, a.doc), { what: 'a client of the restarted instance has everything' });
     });
   }
+});
+
+describe('shipped deploy files', () => {
+  it('npm run cluster: 2 apps on 3001-3002, 3 collab-servers on 1241-1243, nginx on 8080, one key pair, and a config nginx accepts', () => {
+    const plan = clusterPlan(ClusterEnvSchema.parse({}), { privatePem: 'PRIV', publicPem: 'PUB' });
+    const byName = new Map(plan.processes.map((p) => [p.name, p]));
+    expect([...byName.keys()]).toEqual(['app-1', 'app-2', 'collab-1', 'collab-2', 'collab-3', 'nginx']);
+    expect(plan.publicHttpUrl).toBe('http://127.0.0.1:8080');
+    expect(plan.publicCollabUrl).toBe('ws://127.0.0.1:8080/collab');
+    for (const [i, port] of [[1, 3001], [2, 3002]] as const) {
+      const app = byName.get(`app-${i}`)!;
+      expect(app.command).toContain(`start -p ${port}`);
+      expect(app.env).toMatchObject({ COLLAB_TOKEN_PRIVATE_KEY: 'PRIV', COLLAB_PUBLIC_URL: 'ws://127.0.0.1:8080/collab', COLLAB_HTTP_URL: 'http://127.0.0.1:1241' });
+    }
+    for (const [i, port] of [[1, 1241], [2, 1242], [3, 1243]] as const) {
+      expect(byName.get(`collab-${i}`)!.env).toMatchObject({ COLLAB_PORT: String(port), INSTANCE_ID: `collab-${i}`, COLLAB_TOKEN_PUBLIC_KEY: 'PUB' });
+    }
+    for (const p of plan.processes.filter((x) => x.name !== 'nginx')) {
+      expect(p.env).toMatchObject({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres', DATABASE_SCHEMA: 'tandem', REDIS_URL: 'redis://127.0.0.1:6379' });
+    }
+    expect(plan.nginxConf).toContain('hash $doc consistent;');
+    for (const port of [1241, 1242, 1243, 3001, 3002]) expect(plan.nginxConf).toContain(`server 127.0.0.1:${port} `);
+    // `nginx -t` on the launcher's config, in a private prefix.
+    const prefix = mkdtempSync(join(tmpdir(), 'tandem-nginx-t-'));
+    try {
+      const conf = prepareNginxPrefix(prefix, plan.nginxConf.replaceAll(plan.nginxPrefix, prefix));
+      execFileSync(nginxBinary(), ['-t', '-q', '-p', prefix, '-c', conf, '-e', join(prefix, 'error.log'), '-g', `pid ${join(prefix, 'nginx.pid')};`], { stdio: 'pipe' });
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it('compose.yaml: postgres, redis, 2 apps, 3 collab-servers and nginx, all on one database and Redis', () => {
+    const compose = parseYaml(readFileSync(join(ROOT, 'collab-server/deploy/compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, string>; command?: string[]; depends_on?: Record<string, unknown> }>;
+    };
+    const s = compose.services;
+    expect(Object.keys(s).sort()).toEqual(['app-1', 'app-2', 'collab-1', 'collab-2', 'collab-3', 'init', 'nginx', 'postgres', 'redis']);
+    const dbs = new Set<string>();
+    for (const name of ['app-1', 'app-2', 'collab-1', 'collab-2', 'collab-3']) {
+      const env = s[name]!.environment!;
+      expect(env.INSTANCE_ID, name).toBe(name);
+      expect(env.REDIS_URL, name).toBe('redis://redis:6379');
+      dbs.add(env.DATABASE_URL!);
+      expect(Object.keys(s[name]!.depends_on!)).toEqual(expect.arrayContaining(['init', 'postgres', 'redis']));
+    }
+    expect(dbs.size).toBe(1);
+    expect(s['collab-1']!.command).toEqual(['node', '--import', 'tsx', 'collab-server/main.ts']);
+    expect(s.init!.environment!.NGINX_COLLAB_SERVERS).toBe('collab-1:1234,collab-2:1234,collab-3:1234');
+  });
 });
