@@ -52,6 +52,7 @@ async function main(): Promise<void> {
           connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
           resyncMs: cfg.CLUSTER_HEARTBEAT_MS,
           keyTtlMs: 3 * cfg.CLUSTER_INSTANCE_TTL_MS,
+          // A socket's authorization waits at most this long for Redis before counting locally.
           timeoutMs: 500,
           metrics,
           log,

@@ -7,8 +7,8 @@ import { disconnectSession, requireAdmin } from '../collab-admin';
 const Params = z.object({ connId: z.string().min(1).max(128).regex(/^[A-Za-z0-9_:.-]+$/, 'must be a session id') });
 
 export const DELETE = route<{ connId: string }>(async (req, ctx) => {
-  const { connId } = await readParams(ctx, Params);
   const { app, me } = await requireAdmin(req);
+  const { connId } = await readParams(ctx, Params);
   const session = await disconnectSession(req, connId);
   await app.audit.record({
     actorId: me.user.id,
