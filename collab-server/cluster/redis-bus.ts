@@ -90,13 +90,17 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
   // Publisher: no offline queue and a command timeout, so a dead or paused Redis costs a counted
   // failure rather than memory that grows with every keystroke.
   const pub = new Redis(o.url, { ...common, enableOfflineQueue: false, commandTimeout: timeoutMs, connectionName: `${o.instanceId}:pub` });
-  // Subscriber: ioredis re-subscribes every channel after a reconnect (autoResubscribe).
-  const sub = new Redis(o.url, { ...common, connectionName: `${o.instanceId}:sub` });
+  // Subscriber: we re-subscribe ourselves after a reconnect; ioredis' autoResubscribe issues the
+  // command without a rejection handler, and a connection lost during it would be an unhandled
+  // rejection (which ends a Node process).
+  const sub = new Redis(o.url, { ...common, autoResubscribe: false, connectionName: `${o.instanceId}:sub` });
   const handlers = new Map<string, (m: BusMessage) => void>();
   const channel = (docId: string) => `${o.prefix}doc:${docId}`;
   const recoverCbs: (() => void)[] = [];
   let lastPong = 0;
   let wasHealthy = false;
+  /** Only a return from unhealthy counts as recovery, not the first connection. */
+  let everHealthy = false;
   let subReadyOnce = false;
   let closed = false;
 
@@ -108,7 +112,11 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
   sub.on('ready', () => {
     // The first ready is the start; any later one follows a lost connection, during which
     // messages were dropped.
-    if (subReadyOnce) recover('subscriber reconnected');
+    if (subReadyOnce) {
+      const channels = [...handlers.keys()].map(channel);
+      if (channels.length) sub.subscribe(...channels).catch((err: Error) => o.log.warn({ err: err.message }, 'redis re-subscribe failed; retried on the next reconnect'));
+      recover('subscriber reconnected');
+    }
     subReadyOnce = true;
   });
   sub.on('messageBuffer', (ch: Buffer, message: Buffer) => {
@@ -138,8 +146,9 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
     );
     const h = healthy();
     o.metrics.clusterRedisUp.set(h ? 1 : 0);
-    if (h && !wasHealthy && lastPong > 0) recover('redis answering again');
+    if (h && !wasHealthy && everHealthy) recover('redis answering again');
     wasHealthy = h;
+    everHealthy ||= h;
   }, timeoutMs);
   healthTimer.unref();
   const healthy = () => !closed && pub.status === 'ready' && sub.status === 'ready' && Date.now() - lastPong < 2 * timeoutMs + 100;
