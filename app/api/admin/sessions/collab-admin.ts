@@ -5,7 +5,7 @@
  * and a disconnect goes to the instance named in the connection id (`<instance>:c<n>`).
  * On one machine: the single collab-server at COLLAB_HTTP_URL.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { signAdminToken } from '@/lib/token';
 import { TandemError } from '@/lib/errors';
 import { instanceKeys, instanceOfConnId, parseInstanceInfo } from '@/lib/cluster-instances';
@@ -54,13 +54,9 @@ function collabHttpUrl(): string {
 }
 
 /** Live collab-server instances from the Redis registry (see lib/cluster-instances.ts). */
-async function liveInstances(app: AppContext, redisUrl: string): Promise<CollabTarget[]> {
+async function liveInstances(app: AppContext, redis: Redis): Promise<CollabTarget[]> {
   const keys = instanceKeys(app.config.REDIS_PREFIX);
-  // A short-lived client: the admin console is rare, and nothing then outlives the request.
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: () => null });
-  redis.on('error', (err: Error) => app.log.debug({ err: err.message }, 'redis (instance registry) connection error'));
   try {
-    await redis.connect();
     // Redis's clock, as the instances' heartbeats use it.
     const [sec, usec] = await redis.time();
     const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
@@ -76,15 +72,12 @@ async function liveInstances(app: AppContext, redisUrl: string): Promise<CollabT
   } catch (err) {
     app.log.warn({ err }, 'instance registry unreachable');
     throw new TandemError('unavailable', 'the cluster registry (Redis) is not reachable');
-  } finally {
-    redis.disconnect();
   }
 }
 
 /** The collab-servers whose sessions the admin console shows. */
 async function collabTargets(app: AppContext): Promise<CollabTarget[]> {
-  const redisUrl = app.config.REDIS_URL;
-  return redisUrl ? liveInstances(app, redisUrl) : [{ instance: null, url: collabHttpUrl() }];
+  return app.redis ? liveInstances(app, app.redis) : [{ instance: null, url: collabHttpUrl() }];
 }
 
 /** Call one collab-server's admin API with `token`; throws on a network failure or timeout. */
@@ -147,7 +140,7 @@ export async function listLiveSessions(req: Request): Promise<{ sessions: LiveSe
   const targets = await collabTargets(app);
   const { sessions, unreachable, forbidden } = await gather(app, targets, await adminToken(app, me.user.id));
   if (forbidden) throw new TandemError('forbidden', forbidden);
-  if (!app.config.REDIS_URL && unreachable.length) throw new TandemError('unavailable', 'collab-server is not reachable');
+  if (!app.redis && unreachable.length) throw new TandemError('unavailable', 'collab-server is not reachable');
   sessions.sort((a, b) => a.openedAt.localeCompare(b.openedAt));
   return { sessions, unreachable };
 }
@@ -159,7 +152,7 @@ export async function listLiveSessions(req: Request): Promise<{ sessions: LiveSe
 export async function disconnectSession(req: Request, connId: string): Promise<LiveSession | null> {
   const { app, me } = await requireAdmin(req);
   let targets = await collabTargets(app);
-  if (app.config.REDIS_URL) {
+  if (app.redis) {
     const owner = instanceOfConnId(connId);
     const holder = targets.filter((t) => t.instance === owner);
     // An id naming no live instance: its instance is gone, and its sockets with it. An id without
