@@ -4,10 +4,11 @@
  * collab-servers (ports from CLUSTER_COLLAB_PORT, INSTANCE_ID collab-1…) and nginx on
  * CLUSTER_HOST:CLUSTER_PORT in front of them (nginx.conf.template). Output is prefixed and coloured
  * per process (concurrently); Ctrl-C / SIGTERM stops everything. One instance exiting does not stop
- * the others: kill one to watch its clients move to another through nginx.
+ * the others: kill one to watch its clients move to another through nginx. The app is built
+ * first (`next build`) when .next is missing or older than its sources.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concurrently, type ConcurrentlyCommandInput } from 'concurrently';
@@ -149,6 +150,30 @@ async function preflight(c: ClusterEnv): Promise<void> {
   }
 }
 
+/** Sources the app's production build is made from (everything `next build` reads). */
+const BUILD_INPUTS = ['app', 'lib', 'observability', 'public', 'package.json', 'package-lock.json', 'next.config.js', 'tsconfig.json', 'instrumentation.ts', 'middleware.ts', 'proxy.ts'];
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const e of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, e)));
+  return newest;
+}
+
+/**
+ * Why the build must be (re)made, or null: two `next start`s from a build older than the sources
+ * would serve old code against collab-servers that run the current sources (tsx).
+ */
+export function buildIsStale(root: string): string | null {
+  const id = join(root, '.next/BUILD_ID');
+  if (!existsSync(id)) return 'no production build yet';
+  const built = statSync(id).mtimeMs;
+  const changed = BUILD_INPUTS.find((p) => newestMtime(join(root, p)) > built);
+  return changed ? `${changed} changed since the last build` : null;
+}
+
 async function waitReady(urlToPoll: string, deadline: number, stopped: () => boolean): Promise<void> {
   for (;;) {
     if (stopped()) throw new Error('stopped');
@@ -169,8 +194,9 @@ async function waitReady(urlToPoll: string, deadline: number, stopped: () => boo
 async function main(): Promise<void> {
   const c = ClusterEnvSchema.parse(process.env);
   await preflight(c);
-  if (!existsSync(join(ROOT, '.next/BUILD_ID'))) {
-    console.log('[cluster] no production build yet: running next build');
+  const stale = buildIsStale(ROOT);
+  if (stale) {
+    console.log(`[cluster] ${stale}: running next build`);
     const b = spawnSync(join(ROOT, 'node_modules/.bin/next'), ['build'], { cwd: ROOT, stdio: 'inherit', env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' } });
     if (b.status !== 0) throw new Error('next build failed');
   }
