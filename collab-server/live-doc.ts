@@ -436,6 +436,7 @@ export class LiveDoc {
   receive(m: BusMessage): void {
     if (this.closing || this.deleted) return;
     if (m.kind === 'awareness') return this.receiveAwareness(m.userId, m.update);
+    if (m.kind === 'awareness-query') return this.republishAwareness();
     const fresh: Uint8Array[] = [];
     m.updates.forEach((u, i) => {
       const seq = m.firstSeq + i;
@@ -471,6 +472,14 @@ export class LiveDoc {
       c.cork();
       for (const f of frames) c.send(f, 'update');
       c.uncork();
+    }
+  }
+
+  /** Another instance loaded this document: send it the presence of our own clients. */
+  private republishAwareness(): void {
+    for (const c of this.conns) {
+      const ids = [...c.clientIds].filter((id) => this.owners.get(id) === c && this.awareness.states.has(id));
+      if (ids.length) this.deps.publish?.(this.id, { kind: 'awareness', userId: c.userId, update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, ids) });
     }
   }
 

@@ -74,7 +74,10 @@ export function createDocSync(o: DocSyncOptions): DocSync {
       if (!o.bus) return;
       o.bus.subscribe(doc.id, (m) => doc.receive(m)).then(
         () => {
-          if (docs.get(doc.id) === doc) void catchUp(doc, 'subscribed');
+          if (docs.get(doc.id) !== doc) return;
+          void catchUp(doc, 'subscribed');
+          // Presence set before we subscribed would otherwise show only at its next renewal (15 s).
+          o.bus!.publish(doc.id, { kind: 'awareness-query' });
         },
         (err: unknown) => o.log.warn({ err, doc: doc.id }, 'redis subscribe failed; the log poll carries this document'),
       );

@@ -15,7 +15,9 @@ export type BusMessage =
   /** Updates `firstSeq`, `firstSeq + 1`, … of the log, written by `userId`. */
   | { kind: 'update'; from: string; firstSeq: number; userId: string; updates: Uint8Array[] }
   /** A filtered awareness update from a connection of `userId` (client-id ownership travels with it). */
-  | { kind: 'awareness'; from: string; userId: string; update: Uint8Array };
+  | { kind: 'awareness'; from: string; userId: string; update: Uint8Array }
+  /** An instance just loaded the document: the others re-send their clients' presence. */
+  | { kind: 'awareness-query'; from: string };
 
 export type OutgoingMessage = BusMessage extends infer M ? (M extends BusMessage ? Omit<M, 'from'> : never) : never;
 
@@ -35,6 +37,7 @@ export interface ClusterBus {
 
 const KIND_UPDATE = 0;
 const KIND_AWARENESS = 1;
+const KIND_AWARENESS_QUERY = 2;
 
 /** The wire format (lib0 encoding): [kind][from][…]. */
 export function encodeBusMessage(from: string, m: OutgoingMessage): Uint8Array {
@@ -46,11 +49,14 @@ export function encodeBusMessage(from: string, m: OutgoingMessage): Uint8Array {
     encoding.writeVarString(e, m.userId);
     encoding.writeVarUint(e, m.updates.length);
     for (const u of m.updates) encoding.writeVarUint8Array(e, u);
-  } else {
+  } else if (m.kind === 'awareness') {
     encoding.writeUint8(e, KIND_AWARENESS);
     encoding.writeVarString(e, from);
     encoding.writeVarString(e, m.userId);
     encoding.writeVarUint8Array(e, m.update);
+  } else {
+    encoding.writeUint8(e, KIND_AWARENESS_QUERY);
+    encoding.writeVarString(e, from);
   }
   return encoding.toUint8Array(e);
 }
@@ -69,6 +75,7 @@ export function decodeBusMessage(bytes: Uint8Array): BusMessage {
     return { kind: 'update', from, firstSeq, userId, updates };
   }
   if (kind === KIND_AWARENESS) return { kind: 'awareness', from, userId: decoding.readVarString(d), update: decoding.readVarUint8Array(d) };
+  if (kind === KIND_AWARENESS_QUERY) return { kind: 'awareness-query', from };
   throw new Error(`unknown bus message kind ${kind}`);
 }
 

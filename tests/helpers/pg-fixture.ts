@@ -128,7 +128,7 @@ export interface ClusterInstance extends InProcessServer {
 export async function startPgInstance(
   fx: PgFixture,
   instance: string,
-  opts: { redisUrl?: string | false; pollMs?: number; degradedPollMs?: number; overrides?: Partial<CollabServerOptions> } = {},
+  opts: { redisUrl?: string | false; pollMs?: number; degradedPollMs?: number; aclPollMs?: number; overrides?: Partial<CollabServerOptions> } = {},
 ): Promise<ClusterInstance> {
   const applicationName = `tandem-${fx.schema}-${instance}`;
   const pool = await openPgPool({ connectionString: PG_URL, schema: fx.schema, applicationName, max: 4 });
@@ -136,7 +136,8 @@ export async function startPgInstance(
   const log = createLogger({ service: 'collab-server', instance, level: 'debug', destination: logs });
   const metrics = createCollabMetrics({ defaultMetrics: false });
   const store = createPostgresDocStoreOnPool(pool, fx.schema);
-  const acl = createPostgresAclStore(pool, fx.schema, 50);
+  // 200 ms: the product's default ACL_POLL_MS, so revocation timings here are the real ones.
+  const acl = createPostgresAclStore(pool, fx.schema, opts.aclPollMs ?? 200);
   const audit = createPostgresAuditSink(pool, fx.schema, () => {});
   const bus = opts.redisUrl === false ? undefined : createRedisBus({ url: opts.redisUrl ?? REDIS_URL, prefix: fx.prefix, instanceId: instance, metrics, log, timeoutMs: 500 });
   const sync = createDocSync({ store, bus, metrics, log, pollMs: opts.pollMs ?? 1000, degradedPollMs: opts.degradedPollMs ?? 200 });
