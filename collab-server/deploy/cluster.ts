@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concurrently, type ConcurrentlyCommandInput } from 'concurrently';
 import pg from 'pg';
@@ -81,7 +81,7 @@ export function clusterPlan(c: ClusterEnv, keys: { privatePem: string; publicPem
   const processes: ClusterProcess[] = [
     ...appPorts.map((p, i) => ({
       name: `app-${i + 1}`,
-      command: `exec ${q(join(root, 'node_modules/.bin/next'))} start -p ${p} -H ${q(c.CLUSTER_HOST)}`,
+      command: `exec next start -p ${p} -H ${q(c.CLUSTER_HOST)}`,
       env: {
         ...shared,
         INSTANCE_ID: `app-${i + 1}`,
@@ -96,7 +96,7 @@ export function clusterPlan(c: ClusterEnv, keys: { privatePem: string; publicPem
     })),
     ...collabPorts.map((p, i) => ({
       name: `collab-${i + 1}`,
-      command: `exec ${q(process.execPath)} --import tsx ${q(join(root, 'collab-server/main.ts'))}`,
+      command: 'exec node --import tsx collab-server/main.ts',
       env: {
         ...shared,
         INSTANCE_ID: `collab-${i + 1}`,
@@ -117,7 +117,8 @@ export function clusterPlan(c: ClusterEnv, keys: { privatePem: string; publicPem
   });
   processes.push({
     name: 'nginx',
-    command: `exec ${q(nginxBinary())} -p ${q(nginxPrefix)} -c ${q(join(nginxPrefix, 'nginx.conf'))} -e ${q(join(nginxPrefix, 'error.log'))} -g ${q(`daemon off; pid ${join(nginxPrefix, 'nginx.pid')};`)}`,
+    // Relative -c, -e and pid paths are taken from the prefix.
+    command: `exec ${q(nginxBinary())} -p ${q(nginxPrefix)} -c nginx.conf -e error.log -g 'daemon off; pid nginx.pid;'`,
     env: {},
     readyUrl: `${publicHttpUrl}/`,
     color: 'gray',
@@ -210,15 +211,20 @@ async function main(): Promise<void> {
   const commands: ConcurrentlyCommandInput[] = plan.processes.map((p) => ({
     name: p.name,
     command: p.command,
-    env: { ...process.env, ...p.env },
+    // Commands run in the repository root with its node_modules/.bin (next) and this node first on PATH.
+    env: { ...process.env, ...p.env, PATH: [join(ROOT, 'node_modules/.bin'), dirname(process.execPath), process.env.PATH].join(delimiter) },
     cwd: ROOT,
     prefixColor: p.color,
   }));
   const { result, commands: running } = concurrently(commands, { prefix: 'name', padPrefix: true, killOthersOn: [], handleInput: false });
   let finished = false;
+  // Stopped on purpose (concurrently forwards the signal to every process): `next start` exits 143
+  // on SIGTERM, which is not a failure of the cluster.
+  let signalled = false;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => (signalled = true));
   const done = result.then(
     () => 0,
-    () => 1,
+    () => (signalled ? 0 : 1),
   ).finally(() => {
     finished = true;
   });
