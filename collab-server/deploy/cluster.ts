@@ -167,8 +167,8 @@ function newestMtime(path: string): number {
  * Why the build must be (re)made, or null: two `next start`s from a build older than the sources
  * would serve old code against collab-servers that run the current sources (tsx).
  */
-export function buildIsStale(root: string): string | null {
-  const id = join(root, '.next/BUILD_ID');
+export function buildIsStale(root: string, distDir = '.next'): string | null {
+  const id = join(root, distDir, 'BUILD_ID');
   if (!existsSync(id)) return 'no production build yet';
   const built = statSync(id).mtimeMs;
   const changed = BUILD_INPUTS.find((p) => newestMtime(join(root, p)) > built);

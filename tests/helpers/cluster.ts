@@ -10,11 +10,15 @@
  *   provider(c.nginxUrl!, doc, await c.token(owner, doc));    // or c.instances[i].url directly
  *   await c.kill(1); await c.restart(1);
  *
+ * With `apps: n` it also runs n app instances (`next start`, built into .next-cluster-test when
+ * that build is older than the sources) on the same schema, round-robined by nginx at `appUrl`:
+ * the whole product behind nginx, for browser tests.
+ *
  * Env: TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), TEST_REDIS_URL
  * (default redis://127.0.0.1:6379).
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -26,6 +30,7 @@ import { migratePostgres, pgIdent } from '../../lib/db-schema';
 import { ensureKeyFiles, importPrivateKey } from '../../lib/keys';
 import { newId } from '../../lib/ids';
 import { signAdminToken, signCollabToken } from '../../lib/token';
+import { buildIsStale } from '../../collab-server/deploy/cluster';
 import { startNginx, type RunningNginx } from '../../collab-server/deploy/nginx';
 import { ROOT } from './fixture';
 import { waitFor } from './wait';
@@ -42,7 +47,23 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** Extra environment for instance `i` (0-based), applied after `env`. */
   instanceEnv?: (i: number) => Record<string, string>;
+  /** App instances (`next start`) behind nginx too (default 0; implies `nginx`). */
+  apps?: number;
+  /** Extra environment for every app instance. */
+  appEnv?: Record<string, string>;
 }
+
+export interface AppInstance {
+  port: number;
+  /** http://127.0.0.1:<port>, the instance itself (nginx is `appUrl`). */
+  url: string;
+  proc: ChildProcess;
+  output: string[];
+  exited: Promise<number | string | null>;
+}
+
+/** Where the cluster helper builds the app, apart from `.next` (npm start, the e2e harness). */
+export const CLUSTER_TEST_DIST_DIR = '.next-cluster-test';
 
 export interface ClusterInstance {
   /** 0-based position; INSTANCE_ID is `collab-<index + 1>`. */
@@ -81,6 +102,9 @@ export interface TestCluster {
   /** nginx in front (with `nginx: true`): ws://127.0.0.1:<port>/collab, append /<docId>. */
   nginxUrl?: string;
   nginx?: RunningNginx;
+  /** With `apps`: the app instances, and nginx's http://127.0.0.1:<port> that balances them. */
+  apps: AppInstance[];
+  appUrl?: string;
   /** A pool on the cluster's schema (search_path set), BIGINT read as number. */
   pool: pg.Pool;
   redis: Redis;
@@ -158,6 +182,43 @@ function spawnInstance(index: number, port: number, env: Record<string, string>)
   });
 }
 
+function spawnApp(index: number, port: number, env: Record<string, string>): AppInstance {
+  const proc = spawn(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
+    cwd: ROOT,
+    env: { ...process.env, INSTANCE_ID: `app-${index + 1}`, LOG_LEVEL: 'warn', NEXT_TELEMETRY_DISABLED: '1', NEXT_DIST_DIR: CLUSTER_TEST_DIST_DIR, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const keep = (d: Buffer) => {
+    output.push(d.toString());
+    if (output.length > 400) output.splice(0, output.length - 400);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<number | string | null>((r) => proc.on('exit', (code, signal) => r(code ?? signal)));
+  return { port, url: `http://127.0.0.1:${port}`, proc, output, exited };
+}
+
+/** `next build` into CLUSTER_TEST_DIST_DIR unless that build is newer than every source. */
+function buildAppIfStale(): void {
+  if (!buildIsStale(ROOT, CLUSTER_TEST_DIST_DIR)) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], {
+    cwd: ROOT,
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', NEXT_DIST_DIR: CLUSTER_TEST_DIST_DIR },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`next build failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+}
+
+async function stopProcess(proc: ChildProcess, exited: Promise<unknown>, timeoutMs = 10_000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(t);
+}
+
 /** Start a cluster; call `close()` when done (or use `useCluster`, which does both for a file). */
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
   const tag = randomBytes(6).toString('hex');
@@ -167,6 +228,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const pool = openPool(TEST_DATABASE_URL, schema);
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
   const instances: ClusterInstance[] = [];
+  const apps: AppInstance[] = [];
   let nginx: RunningNginx | undefined;
   let adminId: string | null = null;
 
@@ -188,6 +250,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
 
   const close = async () => {
     await nginx?.stop().catch(() => {});
+    await Promise.all(apps.map((a) => stopProcess(a.proc, a.exited)));
     await Promise.all(
       instances.map(async (inst) => {
         if (inst.proc.exitCode === null && inst.proc.signalCode === null) {
@@ -218,12 +281,44 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     // The instances migrate too; doing it first lets the test seed before (or without) them.
     await migratePostgres(pool, schema);
     const n = opts.instances ?? 3;
+    const appCount = opts.apps ?? 0;
+    if (appCount) buildAppIfStale();
     instances.push(...(await Promise.all(Array.from({ length: n }, (_, i) => spawnInstance(i, 0, env(i))))));
-    if (opts.nginx) {
+    if (opts.nginx || appCount) {
+      const nginxPort = await freePort();
+      for (let i = 0; i < appCount; i++) {
+        apps.push(
+          spawnApp(i, await freePort(), {
+            DATA_DIR: dataDir,
+            DATABASE_URL: TEST_DATABASE_URL,
+            DATABASE_SCHEMA: schema,
+            REDIS_URL: TEST_REDIS_URL,
+            REDIS_PREFIX: redisPrefix,
+            COLLAB_TOKEN_PRIVATE_KEY: keys.privatePem,
+            // Browsers reach collab-server through nginx, as with `npm run cluster`.
+            COLLAB_PUBLIC_URL: `ws://127.0.0.1:${nginxPort}/collab`,
+            COLLAB_HTTP_URL: instances[0]!.httpUrl,
+            // Cheaper password hashing: tests sign up many users.
+            PASSWORD_SCRYPT_LOG2N: '14',
+            ...opts.appEnv,
+          }),
+        );
+      }
+      await Promise.all(
+        apps.map((a) =>
+          waitFor(
+            async () => {
+              if (a.proc.exitCode !== null) throw new Error(`next start exited: ${a.output.join('')}`);
+              return (await fetch(`${a.url}/signin`)).ok;
+            },
+            { timeout: 60_000, interval: 100, what: `next start on ${a.port}` },
+          ),
+        ),
+      );
       nginx = await startNginx({
         prefix: join(dataDir, 'nginx'),
-        listen: `127.0.0.1:${await freePort()}`,
-        appServers: [],
+        listen: `127.0.0.1:${nginxPort}`,
+        appServers: apps.map((a) => `127.0.0.1:${a.port}`),
         collabServers: instances.map((x) => `127.0.0.1:${x.port}`),
         // Short, so a test that restarts an instance sees nginx use it again soon.
         failTimeoutSeconds: 2,
@@ -243,6 +338,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     instances,
     nginx,
     nginxUrl: nginx?.collabUrl,
+    apps,
+    appUrl: apps.length ? nginx?.httpUrl : undefined,
     pool,
     redis,
     async user(o = {}) {
