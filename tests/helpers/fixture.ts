@@ -165,7 +165,7 @@ export interface ChildServer {
 }
 
 /** collab-server as a real child process (`node --import tsx collab-server/main.ts`). */
-export async function spawnServer(fx: Fixture, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
+export async function spawnServer(fx: Pick<Fixture, 'dir'>, env: Record<string, string> = {}, port = 0): Promise<ChildServer> {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: fx.dir, COLLAB_PORT: String(port), COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'info', ACL_POLL_MS: '50', ...env },
