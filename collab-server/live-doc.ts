@@ -352,7 +352,7 @@ export class LiveDoc {
         p.span?.setStatus({ code: SpanStatusCode.ERROR, message: 'update-log append failed' });
         p.span?.end();
       }
-      for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.close(CloseCode.INTERNAL_ERROR, 'storage unavailable: reconnect to resync');
+      for (const p of batch) if (p.origin.kind === 'client') p.origin.conn.close(CloseCode.STORAGE_UNAVAILABLE, 'storage unavailable: saving paused, your edits are kept; retrying');
       return;
     }
     const t1 = performance.now();

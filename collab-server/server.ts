@@ -265,7 +265,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
           metrics.errors.inc({ where: 'authorize' });
           span?.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
           log.error({ err, conn: conn.id, doc: docId }, 'authorization failed');
-          conn.close(CloseCode.INTERNAL_ERROR, 'could not open the document');
+          // Opening reads the ACL and the document: what fails here is the store. Transient.
+          conn.close(CloseCode.STORAGE_UNAVAILABLE, 'storage unavailable: could not open the document; retrying');
         }
       }))
       .finally(() => inConnContext(() => {

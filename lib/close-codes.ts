@@ -29,6 +29,12 @@ export const CloseCode = {
   FORBIDDEN: 4403,
   /** Rate limited. */
   RATE_LIMITED: 4429,
+  /**
+   * The server cannot reach its store (PostgreSQL): nothing of the client's was accepted or shown
+   * to anyone. Mirrors HTTP 503, outside 4400–4499, so clients keep their edits and retry; the
+   * editor says saving is paused.
+   */
+  STORAGE_UNAVAILABLE: 4503,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;

@@ -35,6 +35,11 @@ export interface CollabStatus {
   retryInMs?: number;
   /** Local edits the server has not confirmed yet (made while disconnected or not yet synced). */
   unsynced: boolean;
+  /**
+   * The server said it cannot reach its store (close 4503): nothing is being saved for anyone;
+   * local edits are kept and sent once it can. Cleared by the next successful sync.
+   */
+  savingPaused?: boolean;
   online: boolean;
 }
 
@@ -132,11 +137,14 @@ export class CollabClient extends ObservableV2<Events> {
         this.setStatus({ state: this.lastStatus.state === 'connected' ? 'reconnecting' : 'connecting' });
       }
     });
-    provider.on('connection-close', () => {
+    provider.on('connection-close', (ev) => {
       if (this.closedInfo) return;
       // Same back-off the provider uses (y-websocket: min(2^n · 100, maxBackoffTime)).
       const retryInMs = Math.min(2 ** provider.wsUnsuccessfulReconnects * 100, provider.maxBackoffTime);
-      this.setStatus({ state: 'reconnecting', retryInMs });
+      const paused = ev?.code === CloseCode.STORAGE_UNAVAILABLE;
+      // The server stored nothing of ours since it lost its database: what we sent is unsynced.
+      if (paused) this.unsynced = true;
+      this.setStatus({ state: 'reconnecting', retryInMs, ...(paused ? { savingPaused: true } : {}) });
     });
     provider.on('closed', ({ code, reason }) => void this.onPermanentClose(code, reason));
     provider.on('sync', (s: boolean) => {
@@ -145,7 +153,7 @@ export class CollabClient extends ObservableV2<Events> {
         this.authRetries = 0;
       }
       this.emit('synced', [s]);
-      this.setStatus({});
+      this.setStatus(s ? { savingPaused: false } : {});
     });
     opts.doc.on('update', this.onLocalUpdate);
     this.scheduleRenewal();

@@ -128,10 +128,10 @@ export interface ClusterInstance extends InProcessServer {
 export async function startPgInstance(
   fx: PgFixture,
   instance: string,
-  opts: { redisUrl?: string | false; pollMs?: number; degradedPollMs?: number; aclPollMs?: number; overrides?: Partial<CollabServerOptions> } = {},
+  opts: { redisUrl?: string | false; pgUrl?: string; pollMs?: number; degradedPollMs?: number; aclPollMs?: number; overrides?: Partial<CollabServerOptions> } = {},
 ): Promise<ClusterInstance> {
   const applicationName = `tandem-${fx.schema}-${instance}`;
-  const pool = await openPgPool({ connectionString: PG_URL, schema: fx.schema, applicationName, max: 4 });
+  const pool = await openPgPool({ connectionString: opts.pgUrl ?? PG_URL, schema: fx.schema, applicationName, max: 4 });
   const logs = new LogSink();
   const log = createLogger({ service: 'collab-server', instance, level: 'debug', destination: logs });
   const metrics = createCollabMetrics({ defaultMetrics: false });

@@ -15,6 +15,10 @@ export interface PrivateRedis {
   port: number;
   /** A plain client for admin commands (CLIENT KILL, CLIENT PAUSE). */
   admin: Redis;
+  /** The server dies (SIGKILL): every connection drops, nothing answers. */
+  kill(): Promise<void>;
+  /** Start it again on the same port (empty: Redis keeps nothing on disk here). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,18 +37,31 @@ export function freePort(): Promise<number> {
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tandem-redis-'));
-  const proc: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const spawnRedis = () =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  let proc: ChildProcess = spawnRedis();
   const url = `redis://127.0.0.1:${port}`;
   const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
   admin.on('error', () => {});
-  await waitFor(async () => {
-    if (admin.status !== 'ready') await admin.connect().catch(() => {});
-    return (await admin.ping()) === 'PONG';
-  }, { what: 'private redis-server up', timeout: 10_000 });
+  const up = () =>
+    waitFor(async () => {
+      if (admin.status !== 'ready') await admin.connect().catch(() => {});
+      return (await admin.ping()) === 'PONG';
+    }, { what: 'private redis-server up', timeout: 10_000 });
+  await up();
   return {
     url,
     port,
     admin,
+    async kill() {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    async start() {
+      proc = spawnRedis();
+      await up();
+    },
     async stop() {
       admin.disconnect();
       proc.kill('SIGKILL');

@@ -6,6 +6,8 @@ import type { CollabStatus } from '@/lib/collab-client';
 export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number): { key: string; text: string } {
   if (closed) return { key: 'closed', text: 'Disconnected' };
   if (!s.online) return { key: 'offline', text: s.unsynced ? 'Offline · unsynced changes kept on this device' : 'Offline' };
+  // The server is up but cannot store anything (its database is unreachable): say so plainly.
+  if (s.savingPaused) return { key: 'paused', text: 'Saving paused: the server cannot reach its database. Your changes are kept on this device and will be saved when it is back.' };
   if (s.state === 'connected') return { key: 'connected', text: s.unsynced ? 'Connected · syncing…' : 'Connected' };
   if (s.state === 'reconnecting') {
     const secs = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
