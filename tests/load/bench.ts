@@ -15,7 +15,8 @@ import type { AddressInfo } from 'node:net';
 import { CollabConfigSchema } from '../../lib/config';
 import type { DocSpec, LoadSpec, ScenarioResult, ScenarioSpec } from './scenarios';
 import { createSeed, seedColdDocs, type Seed } from './seed';
-import { ROOT, startServer, type RunningServer, type ServerKind } from './servers';
+import { createPgSeed, type PgSeed } from './seed-pg';
+import { ROOT, startCluster, startServer, type RunningServer, type ServerKind } from './servers';
 
 // ---- options --------------------------------------------------------------------------------
 
@@ -26,7 +27,7 @@ const opt = (name: string, def: string) => {
   return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
 };
 const quick = flag('quick');
-const ALL_SERVERS: ServerKind[] = ['tandem', 'tandem-notel', 'hocuspocus', 'y-websocket', 'relay'];
+const ALL_SERVERS: ServerKind[] = ['tandem', 'tandem-notel', 'hocuspocus', 'y-websocket', 'relay', 'tandem-cluster'];
 const servers = opt('servers', ALL_SERVERS.join(',')).split(',') as ServerKind[];
 const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold').split(','));
 const sizes = {
@@ -47,6 +48,8 @@ const sizes = {
   bigSockets: Number(opt('big-sockets', quick ? '1000' : '10000')),
   coldUpdates: Number(opt('cold-updates', quick ? '10000' : '100000')),
   warmupMs: quick ? 400 : 1000,
+  /** tandem-cluster: collab-server instances on PostgreSQL + Redis. */
+  clusterInstances: Number(opt('cluster-instances', '3')),
 };
 const profile = opt('profile', '');
 /** noop: spans are made and handed to an exporter that drops them; sink: real OTLP/JSON export to a discarding endpoint. */
@@ -109,21 +112,49 @@ function tandemEnv(kind: ServerKind, sinkUrl: string): Record<string, string> {
 
 // ---- documents and tokens --------------------------------------------------------------------
 
-const isTandem = (k: ServerKind) => k === 'tandem' || k === 'tandem-notel';
+const isTandem = (k: ServerKind) => k === 'tandem' || k === 'tandem-notel' || k === 'tandem-cluster';
 
-async function docSpecs(seed: Seed, kind: ServerKind, prefix: string, nDocs: number, clientsPerDoc: number): Promise<DocSpec[]> {
+/**
+ * Where a client of a document connects in the scale-out runs (instance index), by scenario:
+ * fan-out puts the writer (client 0) on instance 1 and spreads the readers round robin; throughput
+ * spreads every document's clients over the instances; idle and many docs keep each document on
+ * one instance (what nginx's hash of the document id does), documents spread round robin.
+ */
+type Placement = 'fanout' | 'spread' | 'routed';
+function place(p: Placement, n: number, d: number, c: number): number {
+  if (p === 'fanout') return c === 0 ? 0 : c % n;
+  if (p === 'spread') return (d + c) % n;
+  return d % n;
+}
+
+interface Tokens {
+  token(i: number, docId: string): Promise<string>;
+}
+
+let pgSeed: PgSeed | null = null;
+
+async function docSpecs(seed: Tokens, kind: ServerKind, prefix: string, nDocs: number, clientsPerDoc: number, placement: Placement = 'routed'): Promise<DocSpec[]> {
   const out: DocSpec[] = [];
+  const tokens = kind === 'tandem-cluster' ? pgSeed! : seed;
+  const n = sizes.clusterInstances;
   for (let d = 0; d < nDocs; d++) {
     const id = `${prefix}-${d}`;
-    const tokens: string[] = [];
-    for (let c = 0; c < clientsPerDoc; c++) tokens.push(isTandem(kind) ? await seed.token(c, id) : '');
-    out.push({ id, tokens, freshToken: isTandem(kind) ? await seed.token(clientsPerDoc, id) : '' });
+    const toks: string[] = [];
+    for (let c = 0; c < clientsPerDoc; c++) toks.push(isTandem(kind) ? await tokens.token(c, id) : '');
+    const spec: DocSpec = { id, tokens: toks, freshToken: isTandem(kind) ? await tokens.token(clientsPerDoc, id) : '' };
+    if (kind === 'tandem-cluster') {
+      spec.instances = toks.map((_, c) => place(placement, n, d, c));
+      // The fresh client asks an instance the writer did not use, where it can.
+      spec.freshInstance = placement === 'routed' ? d % n : (d + 1) % n;
+    }
+    out.push(spec);
   }
   return out;
 }
 
 async function scenarioSpecs(seed: Seed, kind: ServerKind, rep: number): Promise<ScenarioSpec[]> {
   const s: ScenarioSpec[] = [];
+  if (kind === 'tandem-cluster') return clusterSpecs(seed, rep);
   const w = sizes.warmupMs;
   // RSS is measured on a fresh process, before any traffic: idle first, and in the first rep only.
   if (rep === 0 && scenarios.has('idle')) s.push({ kind: 'idle', label: 'idle', docs: await docSpecs(seed, kind, 'idle', sizes.idleDocs, sizes.idleSockets / sizes.idleDocs), holdMs: quick ? 300 : 2000 });
@@ -131,6 +162,18 @@ async function scenarioSpecs(seed: Seed, kind: ServerKind, rep: number): Promise
   if (scenarios.has('throughput')) s.push({ kind: 'throughput', label: 'throughput', docs: await docSpecs(seed, kind, `tp${rep}`, sizes.tpDocs, sizes.tpClients), inflight: sizes.tpInflight, warmupMs: w, durationMs: sizes.tpMs });
   // Many docs runs once (a 15 s window averages well); see BENCHMARKS.md.
   if (rep === 0 && scenarios.has('manydocs')) s.push({ kind: 'manydocs', label: 'manydocs', docs: await docSpecs(seed, kind, 'md', sizes.mdDocs, sizes.mdClients), charsPerSec: sizes.mdChars, warmupMs: Math.max(w, 600), durationMs: sizes.mdMs });
+  return s;
+}
+
+/** The scale-out scenarios: the single-server ones with clients placed over the instances. */
+async function clusterSpecs(seed: Seed, rep: number): Promise<ScenarioSpec[]> {
+  const k: ServerKind = 'tandem-cluster';
+  const s: ScenarioSpec[] = [];
+  const w = sizes.warmupMs;
+  if (rep === 0 && scenarios.has('idle')) s.push({ kind: 'idle', label: 'idle', docs: await docSpecs(seed, k, 'idle', sizes.idleDocs, sizes.idleSockets / sizes.idleDocs, 'routed'), holdMs: quick ? 300 : 2000 });
+  if (scenarios.has('fanout')) s.push({ kind: 'fanout', label: 'fanout', docs: await docSpecs(seed, k, `fo${rep}`, 1, sizes.fanoutReaders + 1, 'fanout'), rate: sizes.fanoutRate, warmupMs: w, durationMs: sizes.fanoutMs });
+  if (scenarios.has('throughput')) s.push({ kind: 'throughput', label: 'throughput', docs: await docSpecs(seed, k, `tp${rep}`, sizes.tpDocs, sizes.tpClients, 'spread'), inflight: sizes.tpInflight, warmupMs: w, durationMs: sizes.tpMs });
+  if (rep === 0 && scenarios.has('manydocs')) s.push({ kind: 'manydocs', label: 'manydocs', docs: await docSpecs(seed, k, 'md', sizes.mdDocs, sizes.mdClients, 'routed'), charsPerSec: sizes.mdChars, warmupMs: Math.max(w, 600), durationMs: sizes.mdMs });
   return s;
 }
 
@@ -148,8 +191,8 @@ function allDocIds(): string[] {
 
 // ---- running ----------------------------------------------------------------------------------
 
-async function runLoadgen(target: RunningServer['target'], list: ScenarioSpec[], work: string, tag: string): Promise<ScenarioResult[]> {
-  const spec: LoadSpec = { target, localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], connectConcurrency: 128, scenarios: list };
+async function runLoadgen(target: RunningServer['target'], list: ScenarioSpec[], work: string, tag: string, cluster?: Pick<LoadSpec, 'targets' | 'probe'>): Promise<ScenarioResult[]> {
+  const spec: LoadSpec = { target, localAddresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], connectConcurrency: 128, scenarios: list, ...cluster };
   const file = join(work, `spec-${tag}.json`);
   writeFileSync(file, JSON.stringify(spec));
   // LOADGEN_CPU_PROF=dir profiles the load generator itself (is it fast enough to saturate the server?).
@@ -176,6 +219,22 @@ type Rec = ScenarioResult & { rep: number; reruns: number; busy?: boolean; fatal
 const records: Rec[] = [];
 const sinkHolder: { url: string } = { url: '' };
 
+/** Run the scale-out scenarios against a fresh cluster (instances on core 0, PostgreSQL and Redis wherever the OS puts them). */
+async function withCluster(work: string, tag: string, list: ScenarioSpec[]): Promise<{ value: ScenarioResult[]; serverOutput: string[] }> {
+  const nodeFlags = profile && (profile === 'tandem-cluster' || profile === 'all') ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'tests/load/results/profiles', tag)}`] : [];
+  if (exporter === 'noop') nodeFlags.push('--require', join(ROOT, 'tests/load/noop-otlp.cjs'));
+  const seed = pgSeed!;
+  // Everything on, like `tandem`: the cluster column compares with that one.
+  const c = await startCluster(sizes.clusterInstances, `${seed.tag}${tag.replace(/^tandem-cluster-/, '').replace(/[^a-z0-9]/g, '')}`, { core: 0, nofile: NOFILE, nodeFlags }, { ...seed.env, ...tandemEnv('tandem', sinkHolder.url) });
+  try {
+    const probe = { httpUrls: c.targets.map((t) => t.url.replace(/^ws:/, 'http:')), databaseUrl: seed.databaseUrl, applicationNames: c.instanceIds.map((id) => `tandem-${id}`), redisUrl: seed.redisUrl };
+    return { value: await runLoadgen(c.targets[0]!, list, work, tag, { targets: c.targets, probe }), serverOutput: c.output };
+  } finally {
+    const codes = await c.stop();
+    if (codes.some((x) => x !== 0 && x !== null)) log(`tandem-cluster exit codes ${codes.join(', ')}`);
+  }
+}
+
 async function withServer<T>(kind: ServerKind, seed: Seed, work: string, tag: string, fn: (s: RunningServer) => Promise<T>, dataDir?: string): Promise<{ value: T; serverOutput: string[] }> {
   const nodeFlags = profile && (profile === kind || profile === 'all') ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'tests/load/results/profiles', tag)}`] : [];
   if (kind === 'tandem' && exporter === 'noop') nodeFlags.push('--require', join(ROOT, 'tests/load/noop-otlp.cjs'));
@@ -196,7 +255,7 @@ function serverErrors(output: string[]): string[] {
 async function runUnit(kind: ServerKind, rep: number, list: ScenarioSpec[], seed: Seed, work: string, attempt = 0): Promise<void> {
   const tag = `${kind}-r${rep}-a${attempt}`;
   log(`${kind} rep ${rep + 1}${attempt ? ` (rerun ${attempt}: machine was busy)` : ''}: ${list.map((s) => s.label).join(', ')}`);
-  const { value: res, serverOutput } = await withServer(kind, seed, work, tag, (s) => runLoadgen(s.target, list, work, tag));
+  const { value: res, serverOutput } = kind === 'tandem-cluster' ? await withCluster(work, tag, list) : await withServer(kind, seed, work, tag, (s) => runLoadgen(s.target, list, work, tag));
   const busy: ScenarioSpec[] = [];
   for (const r of res) {
     const spec = list.find((s) => s.label === r.label)!;
@@ -225,6 +284,15 @@ function summarizeLine(r: ScenarioResult & { fatal?: string }): void {
       `, converged ${r.converged.replicasOk && r.converged.missingDeliveries === 0 ? 'yes' : 'NO'} (${r.converged.replicasChecked} replicas, fresh ${r.converged.freshSync})` +
       (r.errors.length ? `, ${r.errors.length} errors: ${r.errors[0]}` : ''),
   );
+  const c = r.cluster;
+  if (c) {
+    const w = c.window;
+    log(
+      `    cluster: per instance CPU ${c.perInstanceCpuSec.map((x) => util(x)).join('/')}%, appends/update ${f(w.appendsPerUpdate, 3)}, append p50 ${f(w.appendP50Ms, 2)} p99 ${f(w.appendP99Ms, 2)} ms, ` +
+        `redis msgs out/update ${f(w.redisUpdateMsgsPerUpdate, 3)} (all kinds ${f(w.redisMsgsOutPerUpdate, 3)}), in/update ${f(w.redisMsgsInPerUpdate, 3)}, pg commits/update ${f(w.pgCommitsPerUpdate, 3)}, WAL ${f(w.walBytesPerUpdate, 0)} B/update, ` +
+        `pg CPU ${util(w.pgCpuSec)}% redis CPU ${util(w.redisCpuSec)}%, catch-up updates (whole run) ${c.whole.catchUpUpdates} of ${c.whole.updates}, publish failures ${c.whole.publishFailures}`,
+    );
+  }
 }
 
 // ---- main ---------------------------------------------------------------------------------------
@@ -239,6 +307,11 @@ try {
   for (const n of telemetryNotes) log(`note: ${n}`);
   const seed = await createSeed(work);
   seed.addDocs(allDocIds());
+  if (servers.includes('tandem-cluster')) {
+    pgSeed = await createPgSeed(work);
+    await pgSeed.addDocs(allDocIds());
+    log(`tandem-cluster: ${sizes.clusterInstances} instances, PostgreSQL schema ${pgSeed.schema}, Redis prefix ${pgSeed.redisPrefix}`);
+  }
 
   for (let rep = 0; rep < sizes.reps; rep++) {
     // Rotate the order each repetition so drift over the run does not favour one server.
@@ -296,6 +369,7 @@ try {
     }
   }
 } finally {
+  await pgSeed?.cleanup().catch((err: Error) => log(`dropping the bench schema failed: ${err.message}`));
   sink.close();
   extra.spanSinkRequests = sink.requests();
   rmSync(work, { recursive: true, force: true });
@@ -308,5 +382,5 @@ extra.spanExporter = exporter === 'noop' ? 'OTLP exporter replaced by a no-op (t
 const out = report(records, { servers, sizes, quick, telemetryNotes, extra });
 process.stdout.write(out.text);
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, memGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() };
-writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`, machine, sizes, quick, telemetryNotes, extra, summary: summary(records, servers), targets: out.targets, records }, null, 2));
+writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`, machine, sizes, quick, telemetryNotes, extra, summary: summary(records, servers), targets: out.targets, scaleOut: out.scaleOut, records }, null, 2));
 log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; JSON written to ${outFile}`);

@@ -4,7 +4,7 @@
  * bench.ts starts it pinned to the core the server is not on.
  */
 import { readFileSync } from 'node:fs';
-import { runScenario, type LoadSpec } from './scenarios';
+import { closeProbe, runScenario, type LoadSpec } from './scenarios';
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
 for (const s of spec.scenarios) {
@@ -15,4 +15,5 @@ for (const s of spec.scenarios) {
     process.stdout.write(`RESULT ${JSON.stringify({ kind: s.kind, label: s.label, server: spec.target.name, fatal: (err as Error).stack ?? String(err) })}\n`);
   }
 }
+await closeProbe().catch(() => {});
 process.exit(0);

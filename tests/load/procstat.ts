@@ -47,8 +47,15 @@ export interface CpuSnap {
   machine: { busy: number; irq: number };
 }
 
-export function snapCpu(serverPid: number): CpuSnap {
-  return { at: performance.now(), server: cpuSeconds(serverPid), self: cpuSeconds('self'), machine: machineCpu() };
+/** `serverPid` may be several processes (a cluster's instances): their CPU is summed. */
+export function snapCpu(serverPid: number | number[]): CpuSnap {
+  const server = Array.isArray(serverPid) ? serverPid.reduce((s, p) => s + cpuSeconds(p), 0) : cpuSeconds(serverPid);
+  return { at: performance.now(), server, self: cpuSeconds('self'), machine: machineCpu() };
+}
+
+/** Summed RSS and peak of several processes, in KiB. */
+export function memoryKbSum(pids: number[]): { rss: number; hwm: number } {
+  return pids.map(memoryKb).reduce((s, m) => ({ rss: s.rss + m.rss, hwm: s.hwm + m.hwm }), { rss: 0, hwm: 0 });
 }
 
 /** CPU used between two snapshots: server, load generator, other processes, and interrupts. */

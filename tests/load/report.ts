@@ -16,6 +16,7 @@ interface Metric {
 const util = (r: Rec) => r.cpu.serverSec / r.cpu.wallSec;
 export const METRICS: Metric[] = [
   { scenario: 'fanout', name: 'fan-out p50', unit: 'ms', pick: (r) => r.latencyMs.p50, lower: true },
+  { scenario: 'fanout', name: 'fan-out p95', unit: 'ms', pick: (r) => r.latencyMs.p95 ?? NaN, lower: true },
   { scenario: 'fanout', name: 'fan-out p99', unit: 'ms', pick: (r) => r.latencyMs.p99, lower: true },
   { scenario: 'fanout', name: 'fan-out max', unit: 'ms', pick: (r) => r.latencyMs.max, lower: true },
   { scenario: 'fanout', name: 'fan-out deliveries/s', unit: '/s', pick: (r) => r.deliveriesPerSec, lower: false },
@@ -66,7 +67,7 @@ export interface Target {
 
 export function report(records: Rec[], ctx: { servers: string[]; sizes: Record<string, number>; quick: boolean; telemetryNotes: string[]; extra: Record<string, unknown> }) {
   const sum = summary(records, ctx.servers);
-  const peers = ctx.servers.filter((s) => s !== 'tandem' && s !== 'tandem-notel');
+  const peers = ctx.servers.filter((s) => s !== 'tandem' && s !== 'tandem-notel' && s !== CLUSTER);
   const lines: string[] = [];
   const head = ['metric', ...ctx.servers, ...peers.map((p) => `tandem ÷ ${p}`)];
   const rows: string[][] = [];
@@ -113,6 +114,8 @@ export function report(records: Rec[], ctx: { servers: string[]; sizes: Record<s
   targets.push({ name: 'telemetry on vs off ≤ 10% throughput cost', value: `${fmt(on)} vs ${fmt(off)} updates/s: ${fmt((1 - on / off) * 100)}% cost`, holds: Number.isFinite(on / off) ? 1 - on / off <= 0.1 : null });
 
   lines.push('');
+  const scale = scaleOut(records, sum);
+  if (scale.lines.length) lines.push(...scale.lines, '');
   if (cold.length) {
     lines.push('Cold load (Tandem, first sync of one document, from socket open to sync step 2):');
     for (const c of cold) lines.push(`  ${c.shape}: ${fmt(c.ms)} ms (runs ${c.runs.map(fmt).join(', ')}; ${c.chars} chars${c.ok ? '' : ', WRONG'})`);
@@ -131,5 +134,108 @@ export function report(records: Rec[], ctx: { servers: string[]; sizes: Record<s
   const lgBound = records.filter((r) => r.label === 'throughput' && r.cpu.loadgenSec / r.cpu.wallSec > 0.95 && r.cpu.serverSec / r.cpu.wallSec < 0.9);
   if (lgBound.length) lines.push(`Load generator was the bottleneck (its core full, the server's not) in: ${[...new Set(lgBound.map((r) => r.server))].join(', ')}; those throughput figures are lower bounds.`);
   for (const n of ctx.telemetryNotes) lines.push(`Note: ${n}`);
-  return { text: `${lines.join('\n')}\n`, targets };
+  return { text: `${lines.join('\n')}\n`, targets, scaleOut: scale.figures };
+}
+
+const CLUSTER = 'tandem-cluster';
+
+/** Median over the kept cluster runs of `label` of a figure. */
+function clusterMedian(records: Rec[], label: string, pick: (r: Rec) => number): number {
+  return median(records.filter((r) => r.server === CLUSTER && r.label === label && !r.fatal && r.cluster).map(pick));
+}
+
+/**
+ * The scale-out section: the cluster's figures beside single-instance Tandem's, its PostgreSQL and
+ * Redis costs per update, and the per-instance capacity figures the README's capacity model uses.
+ */
+export function scaleOut(records: Rec[], sum: ReturnType<typeof summary>): { lines: string[]; figures: Record<string, number> } {
+  const runs = records.filter((r) => r.server === CLUSTER && r.cluster && !r.fatal);
+  if (runs.length === 0) return { lines: [], figures: {} };
+  const n = runs[0]!.cluster!.window.instances;
+  const single = (name: string) => sum[name]?.tandem?.median ?? NaN;
+  const clus = (name: string) => sum[name]?.[CLUSTER]?.median ?? NaN;
+  const lines: string[] = [`Scale-out (${CLUSTER}: ${n} collab-server instances on PostgreSQL + Redis, all pinned to core 0; beside single-instance tandem):`];
+  const head = ['metric', 'tandem (1 instance)', `${CLUSTER} (${n})`, 'cluster ÷ single'];
+  const rows: string[][] = [];
+  for (const name of ['fan-out p50', 'fan-out p95', 'fan-out p99', 'fan-out max', 'fan-out server CPU per 1k deliveries', 'throughput updates/s', 'throughput deliveries/s', 'throughput p50', 'throughput p99', 'throughput server CPU per 1k deliveries', 'throughput server core use', 'many docs p50', 'many docs p99', 'many docs server CPU per 1k deliveries', 'idle RSS per synced socket', 'idle server RSS']) {
+    const m = METRICS.find((x) => x.name === name)!;
+    const a = single(name);
+    const b = clus(name);
+    if (!Number.isFinite(b)) continue;
+    rows.push([`${name} (${m.unit})`, fmt(a), fmt(b), Number.isFinite(a) ? `${fmt(b / a)}×` : '-']);
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  lines.push(line(head), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line));
+
+  // Costs per update, in each traffic scenario's window (median over repetitions).
+  const costRows: [string, (c: NonNullable<Rec['cluster']>['window'], r: Rec) => number, number][] = [
+    ['PostgreSQL appends (transactions) per update', (c) => c.appendsPerUpdate, 3],
+    ['updates per append (group commit)', (c) => 1 / c.appendsPerUpdate, 1],
+    ['append latency mean (ms)', (c) => c.appendMeanMs, 2],
+    ['append latency p50 / p99 (ms, bucket bound)', (c) => c.appendP50Ms, 2],
+    ['', (c) => c.appendP99Ms, 2],
+    ['PostgreSQL commits per update (whole database)', (c) => c.pgCommitsPerUpdate, 3],
+    ['WAL bytes per update (whole server)', (c) => c.walBytesPerUpdate, 0],
+    ['Redis update messages published per update', (c) => c.redisUpdateMsgsPerUpdate, 3],
+    ['Redis messages published per update, all kinds', (c) => c.redisMsgsOutPerUpdate, 3],
+    ['Redis messages received per update (all instances)', (c) => c.redisMsgsInPerUpdate, 3],
+    ['PostgreSQL CPU per 1k updates (ms)', (c) => (c.pgCpuSec / c.updates) * 1e6, 1],
+    ['Redis CPU per 1k updates (ms)', (c) => (c.redisCpuSec / c.updates) * 1e6, 1],
+    ['collab-server CPU per 1k updates, all instances (ms)', (c, r) => (r.cpu.serverSec / c.updates) * 1e6, 1],
+  ];
+  const labels = ['fanout', 'throughput', 'manydocs'].filter((l) => runs.some((r) => r.label === l));
+  lines.push('', `Costs per update appended to the log, in the measurement window (median over repetitions): ${labels.join(' / ')}`);
+  for (let i = 0; i < costRows.length; i++) {
+    const [name, pick, digits] = costRows[i]!;
+    if (!name) continue;
+    const vals = (p: typeof pick) => labels.map((l) => clusterMedian(records, l, (r) => p(r.cluster!.window, r)).toFixed(digits)).join(' / ');
+    const next = costRows[i + 1];
+    lines.push(`  ${name}: ${vals(pick)}${next && !next[0] ? ` | p99 ${vals(next[1])}` : ''}`);
+  }
+  const catchUp = runs.reduce((s, r) => s + r.cluster!.whole.catchUpUpdates, 0);
+  const appended = runs.reduce((s, r) => s + r.cluster!.whole.updates, 0);
+  const failures = runs.reduce((s, r) => s + r.cluster!.whole.publishFailures, 0);
+  const byReason: Record<string, number> = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.cluster!.whole.catchUps)) byReason[k] = (byReason[k] ?? 0) + v;
+  lines.push(`  updates applied from the log instead of Redis (whole runs, all scenarios): ${catchUp} of ${appended} appended (${fmt((catchUp / appended) * 100)}%); catch-up reads by reason ${Object.entries(byReason).map(([k, v]) => `${k} ${v}`).join(', ')}; Redis publish failures ${failures}`);
+  for (const l of labels) {
+    const rs = runs.filter((r) => r.label === l);
+    const c = rs.reduce((s, r) => s + r.cluster!.whole.catchUpUpdates, 0);
+    lines.push(`    ${l}: ${c} of ${rs.reduce((s, r) => s + r.cluster!.whole.updates, 0)} from the log`);
+  }
+
+  // Per-instance capacity: what one core of collab-server does (CPU of all instances ÷ wall = cores used).
+  const coresUsed = (r: Rec) => r.cpu.serverSec / r.cpu.wallSec;
+  const figures: Record<string, number> = {
+    instances: n,
+    spreadUpdatesPerSec: clus('throughput updates/s'),
+    spreadUpdatesPerCore: clusterMedian(records, 'throughput', (r) => r.updatesPerSec / coresUsed(r)),
+    spreadDeliveriesPerCore: clusterMedian(records, 'throughput', (r) => r.deliveriesPerSec / coresUsed(r)),
+    routedUpdatesPerCore: clusterMedian(records, 'manydocs', (r) => r.updatesPerSec / coresUsed(r)),
+    routedCoreUse: clusterMedian(records, 'manydocs', coresUsed),
+    routedUpdatesPerSec: clusterMedian(records, 'manydocs', (r) => r.updatesPerSec),
+    routedSockets: clusterMedian(records, 'manydocs', (r) => r.sockets),
+    singleUpdatesPerCore: median(records.filter((r) => r.server === 'tandem' && r.label === 'throughput' && !r.fatal).map((r) => r.updatesPerSec / coresUsed(r))),
+    singleManyDocsUpdatesPerCore: median(records.filter((r) => r.server === 'tandem' && r.label === 'manydocs' && !r.fatal).map((r) => r.updatesPerSec / coresUsed(r))),
+    idleRssPerSocketKb: clus('idle RSS per synced socket'),
+    idleSockets: clusterMedian(records, 'idle', (r) => r.sockets),
+    idleConnectSec: clusterMedian(records, 'idle', (r) => r.connectSec),
+    idleInstanceRssMb: clusterMedian(records, 'idle', (r) => Math.max(...r.cluster!.perInstanceRssKb) / 1024),
+    fanoutP99Ms: clus('fan-out p99'),
+    pgCpuMsPer1kRouted: clusterMedian(records, 'manydocs', (r) => (r.cluster!.window.pgCpuSec / r.cluster!.window.updates) * 1e6),
+    pgCpuMsPer1kSpread: clusterMedian(records, 'throughput', (r) => (r.cluster!.window.pgCpuSec / r.cluster!.window.updates) * 1e6),
+    appendsPerUpdateRouted: clusterMedian(records, 'manydocs', (r) => r.cluster!.window.appendsPerUpdate),
+    appendsPerUpdateSpread: clusterMedian(records, 'throughput', (r) => r.cluster!.window.appendsPerUpdate),
+    walBytesPerUpdateRouted: clusterMedian(records, 'manydocs', (r) => r.cluster!.window.walBytesPerUpdate),
+    catchUpShare: catchUp / appended,
+  };
+  lines.push(
+    '',
+    'Per-instance capacity (collab-server CPU only; PostgreSQL and Redis above):',
+    `  updates/s per core, clients of each document spread over instances (throughput): ${fmt(figures.spreadUpdatesPerCore!)} (${fmt(figures.spreadDeliveriesPerCore!)} deliveries/s); single instance: ${fmt(figures.singleUpdatesPerCore!)}`,
+    `  updates/s per core, each document on one instance (many docs, ${fmt(figures.routedSockets!)} sockets typing ${fmt(figures.routedUpdatesPerSec!)} updates/s used ${fmt(figures.routedCoreUse! * 100)}% of a core): ${fmt(figures.routedUpdatesPerCore!)}; single instance: ${fmt(figures.singleManyDocsUpdatesPerCore!)}`,
+    `  idle synced sockets: ${fmt(figures.idleRssPerSocketKb!)} KB RSS each (${fmt(figures.idleSockets!)} sockets over ${n} instances, connect+sync ${fmt(figures.idleConnectSec!)} s); largest instance RSS ${fmt(figures.idleInstanceRssMb!)} MB`,
+  );
+  return { lines, figures };
 }

@@ -3,7 +3,8 @@
  * read from /proc at the edges of the measurement window (server, load generator, everything else).
  */
 import * as Y from 'yjs';
-import { cpuDelta, memoryKb, snapCpu } from './procstat';
+import type { ClusterCosts, ClusterProbe, ClusterProbeSpec, ProbeMark } from './cluster-probe';
+import { cpuDelta, memoryKb, memoryKbSum, snapCpu } from './procstat';
 import { DocRun, Meter, SimClient, sameState, type ServerTarget } from './sim-client';
 
 export interface DocSpec {
@@ -14,6 +15,10 @@ export interface DocSpec {
   freshToken: string;
   /** Cold load only: characters the stored document holds. */
   expectChars?: number;
+  /** Scale-out: the instance (index into LoadSpec.targets) each client connects to. */
+  instances?: number[];
+  /** Scale-out: the instance the fresh client checks. */
+  freshInstance?: number;
 }
 
 export type ScenarioSpec =
@@ -29,6 +34,20 @@ export interface LoadSpec {
   localAddresses: string[];
   connectConcurrency: number;
   scenarios: ScenarioSpec[];
+  /** Scale-out: every instance (target is the first); server CPU and RSS are summed over them. */
+  targets?: (ServerTarget & { pid: number })[];
+  /** Scale-out: what to read besides the clients (metrics, PostgreSQL, Redis). */
+  probe?: ClusterProbeSpec;
+}
+
+/** Scale-out figures of one scenario (see cluster-probe.ts). */
+export interface ClusterResult {
+  /** Costs inside the measurement window. */
+  window: ClusterCosts;
+  /** From before the first socket opened to after the last delivery was verified (catch-ups). */
+  whole: ClusterCosts;
+  perInstanceCpuSec: number[];
+  perInstanceRssKb: number[];
 }
 
 export interface ScenarioResult {
@@ -38,11 +57,12 @@ export interface ScenarioResult {
   sockets: number;
   connectSec: number;
   windowSec: number;
-  latencyMs: { n: number; p50: number; p99: number; max: number };
+  latencyMs: { n: number; p50: number; p95: number; p99: number; max: number };
   sentPerSec: number;
   updatesPerSec: number;
   deliveriesPerSec: number;
-  cpu: { wallSec: number; serverSec: number; loadgenSec: number; otherSec: number; irqSec: number };
+  /** infraSec: PostgreSQL and Redis (scale-out only), not counted in otherSec. */
+  cpu: { wallSec: number; serverSec: number; loadgenSec: number; otherSec: number; irqSec: number; infraSec?: number };
   serverCpuPer1kDeliveries: number;
   serverRssKb: number;
   serverHwmKb: number;
@@ -51,9 +71,40 @@ export interface ScenarioResult {
   cold?: { doc: string; firstSyncMs: number; chars: number; ok: boolean }[];
   converged: { replicasChecked: number; replicasOk: boolean; missingDeliveries: number; freshSync: string };
   errors: string[];
+  cluster?: ClusterResult;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The server processes of a spec: one, or every instance of a cluster. */
+const pidsOf = (spec: LoadSpec): number[] => spec.targets?.map((t) => t.pid) ?? [spec.target.pid];
+const targetOf = (spec: LoadSpec, i: number | undefined): ServerTarget => (spec.targets && i !== undefined ? spec.targets[i % spec.targets.length]! : spec.target);
+
+let probeOpen: Promise<ClusterProbe> | null = null;
+/** The spec's cluster probe (opened once per load generator), or null for a single server. */
+async function probeOf(spec: LoadSpec): Promise<ClusterProbe | null> {
+  if (!spec.probe) return null;
+  probeOpen ??= import('./cluster-probe').then((m) => m.ClusterProbe.open(spec.probe!));
+  return probeOpen;
+}
+
+/** Close the probe's connections (the load generator exits after its scenarios anyway). */
+export async function closeProbe(): Promise<void> {
+  if (probeOpen) await (await probeOpen).close();
+}
+
+/** Attach the cluster figures: costs in the window and over the whole scenario, and take PostgreSQL and Redis out of "other". */
+async function finishCluster(res: ScenarioResult, spec: LoadSpec, marks: { start: ProbeMark; a: ProbeMark; b: ProbeMark; end: ProbeMark }, perCpu: number[]): Promise<void> {
+  const { clusterCosts } = await import('./cluster-probe');
+  const pids = pidsOf(spec);
+  const window = clusterCosts(marks.a, marks.b, pids.length);
+  res.cluster = { window, whole: clusterCosts(marks.start, marks.end, pids.length), perInstanceCpuSec: perCpu, perInstanceRssKb: pids.map((p) => memoryKb(p).rss) };
+  const infra = window.pgCpuSec + window.redisCpuSec;
+  res.cpu.infraSec = infra;
+  res.cpu.otherSec = Math.max(0, res.cpu.otherSec - infra);
+}
+
+const cpuEach = (pids: number[]) => pids.map((p) => snapCpu(p).server);
 
 /** Poll `cond` every `interval` ms until true or `timeoutMs` passes; returns whether it held. */
 export async function until(cond: () => boolean, timeoutMs: number, interval = 10): Promise<boolean> {
@@ -85,17 +136,17 @@ async function connectAll(clients: SimClient[], spec: LoadSpec, meter: Meter): P
   return (performance.now() - t0) / 1000;
 }
 
-/** Full GC in the server (SIGUSR2 → gc-preload.cjs), then wait for RSS to settle; returns KiB. */
-async function settledRss(pid: number): Promise<number> {
+/** Full GC in the server(s) (SIGUSR2 → gc-preload.cjs), then wait for RSS to settle; returns KiB (summed). */
+async function settledRss(pids: number[]): Promise<number> {
   try {
-    process.kill(pid, 'SIGUSR2');
+    for (const pid of pids) process.kill(pid, 'SIGUSR2');
   } catch {
     return NaN;
   }
-  let last = memoryKb(pid).rss;
+  let last = memoryKbSum(pids).rss;
   for (let i = 0; i < 30; i++) {
     await sleep(100);
-    const now = memoryKb(pid).rss;
+    const now = memoryKbSum(pids).rss;
     if (Math.abs(now - last) <= Math.max(64, last * 0.002)) return now;
     last = now;
   }
@@ -103,7 +154,7 @@ async function settledRss(pid: number): Promise<number> {
 }
 
 /** Wait until the server's CPU use drops below 10% of a core (after the previous scenario). */
-async function quiet(pid: number): Promise<void> {
+async function quiet(pid: number | number[]): Promise<void> {
   for (let i = 0; i < 30; i++) {
     const a = snapCpu(pid);
     await sleep(100);
@@ -112,11 +163,11 @@ async function quiet(pid: number): Promise<void> {
   }
 }
 
-function buildRuns(target: ServerTarget, docs: DocSpec[], meter: Meter, keep: (docIndex: number, clientIndex: number) => boolean, onComplete?: (w: SimClient) => void) {
+function buildRuns(spec: LoadSpec, target: ServerTarget, docs: DocSpec[], meter: Meter, keep: (docIndex: number, clientIndex: number) => boolean, onComplete?: (w: SimClient) => void) {
   const runs = docs.map((d) => new DocRun(d.id, meter, onComplete));
   const clients: SimClient[] = [];
   docs.forEach((d, i) => {
-    d.tokens.forEach((tok, j) => clients.push(runs[i]!.add(new SimClient(target, runs[i]!, tok, { keep: keep(i, j) }))));
+    d.tokens.forEach((tok, j) => clients.push(runs[i]!.add(new SimClient(d.instances ? targetOf(spec, d.instances[j]) : target, runs[i]!, tok, { keep: keep(i, j) }))));
   });
   return { runs, clients };
 }
@@ -152,7 +203,7 @@ async function verify(spec: LoadSpec, docs: DocSpec[], runs: DocRun[], clients: 
     const sample = runs.map((r, i) => [r, docs[i]!] as const).slice(0, 5);
     for (const [r, d] of sample) {
       const probeRun = new DocRun(r.id, new Meter());
-      const probe = new SimClient(spec.target, probeRun, d.freshToken);
+      const probe = new SimClient(targetOf(spec, d.freshInstance), probeRun, d.freshToken);
       try {
         await probe.connect();
         const doc = new Y.Doc();
@@ -187,7 +238,7 @@ function baseResult(s: ScenarioSpec, spec: LoadSpec): ScenarioResult {
     sockets: 0,
     connectSec: NaN,
     windowSec: NaN,
-    latencyMs: { n: 0, p50: NaN, p99: NaN, max: NaN },
+    latencyMs: { n: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN },
     sentPerSec: NaN,
     updatesPerSec: NaN,
     deliveriesPerSec: NaN,
@@ -202,7 +253,8 @@ function baseResult(s: ScenarioSpec, spec: LoadSpec): ScenarioResult {
 
 /** Traffic scenarios: connect, warm up, measure a window, drain, verify. */
 async function runTraffic(s: Extract<ScenarioSpec, { kind: 'fanout' | 'manydocs' | 'throughput' }>, spec: LoadSpec): Promise<ScenarioResult> {
-  const pid = spec.target.pid;
+  const pid = pidsOf(spec);
+  const probe = await probeOf(spec);
   const meter = new Meter();
   const res = baseResult(s, spec);
   let running = true;
@@ -227,8 +279,9 @@ async function runTraffic(s: Extract<ScenarioSpec, { kind: 'fanout' | 'manydocs'
       : undefined;
   // Fan-out: every reader's replica is rebuilt; elsewhere one replica per document.
   const keep = (_d: number, j: number) => (s.kind === 'throughput' ? j === 1 : true);
-  const { runs, clients } = buildRuns(spec.target, s.docs, meter, keep, onComplete);
+  const { runs, clients } = buildRuns(spec, spec.target, s.docs, meter, keep, onComplete);
   await quiet(pid);
+  const mStart = await probe?.mark();
   res.sockets = clients.length;
   res.connectSec = await connectAll(clients, spec, meter);
 
@@ -267,10 +320,14 @@ async function runTraffic(s: Extract<ScenarioSpec, { kind: 'fanout' | 'manydocs'
   meter.measuring = true;
   const sentBefore = meter.sent;
   const a = snapCpu(pid);
+  const eachA = cpuEach(pid);
+  const mA = await probe?.mark();
   await sleep(s.durationMs);
   meter.windowEnd = performance.now();
   const b = snapCpu(pid);
-  const mem = memoryKb(pid);
+  const eachB = cpuEach(pid);
+  const mB = await probe?.mark();
+  const mem = memoryKbSum(pid);
   const sentInWindow = meter.sent - sentBefore;
   running = false;
   for (const t of timers) clearTimeout(t);
@@ -284,6 +341,7 @@ async function runTraffic(s: Extract<ScenarioSpec, { kind: 'fanout' | 'manydocs'
   res.serverRssKb = mem.rss;
   res.serverHwmKb = mem.hwm;
   res.converged = await verify(spec, s.docs, runs, clients, meter, 15_000);
+  if (probe) await finishCluster(res, spec, { start: mStart!, a: mA!, b: mB!, end: await probe.mark() }, eachB.map((x, i) => x - eachA[i]!));
   res.latencyMs = meter.latency.summary();
   res.errors = meter.errors;
   await closeAll(clients);
@@ -292,21 +350,25 @@ async function runTraffic(s: Extract<ScenarioSpec, { kind: 'fanout' | 'manydocs'
 
 /** Idle sockets: RSS per synced socket, then one update per document to prove every socket is live. */
 async function runIdle(s: Extract<ScenarioSpec, { kind: 'idle' }>, spec: LoadSpec): Promise<ScenarioResult> {
-  const pid = spec.target.pid;
+  const pid = pidsOf(spec);
+  const probe = await probeOf(spec);
   const meter = new Meter();
   const res = baseResult(s, spec);
-  const { runs, clients } = buildRuns(spec.target, s.docs, meter, () => false);
+  const { runs, clients } = buildRuns(spec, spec.target, s.docs, meter, () => false);
   await quiet(pid);
   const base = await settledRss(pid);
   res.rssBaseKb = base;
+  const mStart = await probe?.mark();
   res.sockets = clients.length;
   res.connectSec = await connectAll(clients, spec, meter);
   const a = snapCpu(pid);
+  const eachA = cpuEach(pid);
+  const mA = await probe?.mark();
   await sleep(s.holdMs);
   const after = await settledRss(pid);
   const synced = clients.filter((c) => c.synced && !c.closedUnexpectedly).length;
   res.serverRssKb = after;
-  res.serverHwmKb = memoryKb(pid).hwm;
+  res.serverHwmKb = memoryKbSum(pid).hwm;
   res.rssPerSocketKb = synced ? (after - base) / synced : NaN;
   if (synced < clients.length) meter.error(`${clients.length - synced} of ${clients.length} sockets not synced or closed`);
   // Liveness: the first client of every document types one character; everyone else must get it.
@@ -316,9 +378,14 @@ async function runIdle(s: Extract<ScenarioSpec, { kind: 'idle' }>, spec: LoadSpe
   const conv = await verify(spec, s.docs, runs, clients, meter, 20_000);
   meter.windowEnd = performance.now();
   const b = snapCpu(pid);
+  const eachB = cpuEach(pid);
   res.cpu = cpuDelta(a, b);
   res.windowSec = (meter.windowEnd - meter.windowStart) / 1000;
   res.converged = conv;
+  if (probe) {
+    const mB = await probe.mark();
+    await finishCluster(res, spec, { start: mStart!, a: mA!, b: mB, end: mB }, eachB.map((x, i) => x - eachA[i]!));
+  }
   res.latencyMs = meter.latency.summary();
   res.deliveriesPerSec = meter.deliveries / res.windowSec;
   res.errors = meter.errors;

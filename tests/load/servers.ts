@@ -24,7 +24,7 @@ export interface LaunchOpts {
   nodeFlags?: string[];
 }
 
-export type ServerKind = 'tandem' | 'tandem-notel' | 'hocuspocus' | 'y-websocket' | 'relay';
+export type ServerKind = 'tandem' | 'tandem-notel' | 'hocuspocus' | 'y-websocket' | 'relay' | 'tandem-cluster';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -133,5 +133,51 @@ export async function startServer(kind: ServerKind, opts: LaunchOpts, tandem?: T
         stateful: false,
         handshake: false,
       });
+    case 'tandem-cluster':
+      throw new Error('tandem-cluster is several processes: use startCluster');
   }
+}
+
+export interface RunningCluster {
+  /** One target per instance (instance 1 first). */
+  targets: (ServerTarget & { pid: number })[];
+  instanceIds: string[];
+  output: string[];
+  stop(): Promise<(number | null)[]>;
+}
+
+/**
+ * Start `n` collab-servers in scale-out mode (PostgreSQL + Redis from `env`, see seed-pg.ts),
+ * each its own process on `opts.core` like the single servers, INSTANCE_ID `collab-<i>-<tag>` (the
+ * tag keeps this run's PostgreSQL connections apart from other users' in pg_stat_activity).
+ */
+export async function startCluster(n: number, tag: string, opts: LaunchOpts, env: Record<string, string>): Promise<RunningCluster> {
+  const started: RunningServer[] = [];
+  const ids = Array.from({ length: n }, (_, i) => `collab-${i + 1}-${tag}`);
+  try {
+    // One at a time: the first migrates, and connect-time work does not overlap.
+    for (const id of ids) {
+      started.push(
+        await launch(
+          'tandem-cluster',
+          ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')],
+          { COLLAB_PORT: '0', COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'warn', INSTANCE_ID: id, ...env },
+          /"collab-server ready","port":(\d+)/,
+          opts,
+          { framing: 'yws', stateful: true, handshake: true },
+        ),
+      );
+    }
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    throw err;
+  }
+  return {
+    targets: started.map((s) => s.target),
+    instanceIds: ids,
+    get output() {
+      return started.flatMap((s, i) => s.output.map((l) => `[${ids[i]}] ${l}`));
+    },
+    stop: () => Promise.all(started.map((s) => s.stop())),
+  };
 }

@@ -12,11 +12,11 @@ export class Samples {
     }
     this.buf[this.n++] = v;
   }
-  /** p50 / p99 / max in the samples' unit; NaN when empty. */
-  summary(): { n: number; p50: number; p99: number; max: number } {
-    if (this.n === 0) return { n: 0, p50: NaN, p99: NaN, max: NaN };
+  /** p50 / p95 / p99 / max in the samples' unit; NaN when empty. */
+  summary(): { n: number; p50: number; p95: number; p99: number; max: number } {
+    if (this.n === 0) return { n: 0, p50: NaN, p95: NaN, p99: NaN, max: NaN };
     const s = this.buf.slice(0, this.n).sort();
-    return { n: this.n, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s[s.length - 1]! };
+    return { n: this.n, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), max: s[s.length - 1]! };
   }
 }
 
