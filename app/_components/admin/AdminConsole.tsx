@@ -15,6 +15,14 @@ interface Session {
   role: string | null;
   openedAt: string;
   remoteAddress?: string;
+  /** The collab-server instance holding the socket (scaled out). */
+  instance?: string;
+}
+
+/** A collab-server instance that did not answer the listing (scaled out). */
+interface Unreachable {
+  instance: string;
+  message?: string;
 }
 
 const msg = (err: unknown, fallback: string) => (err instanceof ApiError ? err.message : fallback);
@@ -49,14 +57,16 @@ export function AdminConsole({ me }: { me: Me }) {
 
 function LiveSessions() {
   const [sessions, setSessions] = useState<Session[] | null>(null);
+  const [unreachable, setUnreachable] = useState<Unreachable[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<Session | null>(null);
   const [now, setNow] = useState(() => Date.now());
 
   const load = useCallback(async () => {
     try {
-      const body = await api<{ sessions: Session[] }>('/api/admin/sessions');
+      const body = await api<{ sessions: Session[]; unreachable?: Unreachable[] }>('/api/admin/sessions');
       setSessions(body.sessions);
+      setUnreachable(body.unreachable ?? []);
       setNow(Date.now());
       setError(null);
     } catch (err) {
@@ -86,6 +96,8 @@ function LiveSessions() {
   // One row per document, its sessions under it.
   const byDoc = new Map<string, Session[]>();
   for (const s of sessions ?? []) byDoc.set(s.docId, [...(byDoc.get(s.docId) ?? []), s]);
+  // Scaled out, say which collab-server holds each socket (one machine: no column).
+  const multiInstance = (sessions ?? []).some((s) => s.instance) || unreachable.length > 0;
 
   return (
     <section className="card admin-section" aria-labelledby="sessions-h">
@@ -101,6 +113,11 @@ function LiveSessions() {
       {error && (
         <div className="banner banner-error" role="alert" style={{ margin: 12 }}>
           {error}
+        </div>
+      )}
+      {unreachable.length > 0 && (
+        <div className="banner banner-error" role="alert" style={{ margin: 12 }} data-testid="sessions-unreachable">
+          Not shown: sessions on {unreachable.map((u) => u.instance).join(', ')}, which did not answer. The list may be incomplete.
         </div>
       )}
       {sessions === null && !error ? (
@@ -119,6 +136,7 @@ function LiveSessions() {
                 <th>Role</th>
                 <th className="hide-sm">Connected</th>
                 <th className="hide-sm">Address</th>
+                {multiInstance && <th className="hide-sm">Server</th>}
                 <th>
                   <span className="sr-only">Actions</span>
                 </th>
@@ -133,6 +151,7 @@ function LiveSessions() {
                     <td>{s.role ? <span className={`badge badge-${s.role}`}>{s.role}</span> : '—'}</td>
                     <td className="hide-sm muted">{relativeTime(Date.parse(s.openedAt), now)}</td>
                     <td className="hide-sm mono">{s.remoteAddress ?? ''}</td>
+                    {multiInstance && <td className="hide-sm mono">{s.instance ?? ''}</td>}
                     <td>
                       <div className="row-actions">
                         <button className="btn btn-sm" style={{ color: 'var(--danger)' }} onClick={() => setConfirm(s)} aria-label={`Disconnect ${s.name}`}>
