@@ -4,6 +4,9 @@
  */
 export async function register(): Promise<void> {
   if (process.env.NEXT_RUNTIME !== 'nodejs') return;
+  // Route handlers see the TCP peer's address only through this header (per-address sign-in limits).
+  const { installPeerAddressHeader } = await import('./app/_server/client-address');
+  installPeerAddressHeader();
   const { registerNodeTelemetry } = await import('./observability/next');
   await registerNodeTelemetry();
 }

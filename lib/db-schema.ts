@@ -4,7 +4,8 @@
  * not race each other's CREATEs.
  *
  * Ownership (who writes what; the other side only reads, never writes):
- * - the app: users, sessions, docs, grants, acl_changes (the access-change feed), audit (collab-server
+ * - the app: users, sessions, email_verifications, app_settings, docs, grants, invitations,
+ *   acl_changes (the access-change feed), audit (collab-server
  *   also appends `write.refused` rows through its AuditSink);
  * - collab-server: doc_updates (the update log), doc_snapshots, doc_heads (per-document log head and
  *   last edit time: the app's document list reads last_edit_at from here), doc_client_ids (who wrote
@@ -28,15 +29,36 @@ CREATE TABLE IF NOT EXISTS users (
   name TEXT NOT NULL,
   password_hash TEXT NOT NULL,
   is_admin INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  -- 1 once the owner of the address followed a mailed link (grants to it wait as invitations until then)
+  email_verified INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
   token_hash TEXT PRIMARY KEY,
   user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL,
+  -- last use (updated at most once a minute); NULL = never since created_at (idle timeout)
+  last_seen_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+-- Pending sign-ups and address checks: the account is created (or marked verified) only when the
+-- mailed link is followed, so nobody can claim an address they cannot read mail for.
+CREATE TABLE IF NOT EXISTS email_verifications (
+  token_hash TEXT PRIMARY KEY,
+  email TEXT NOT NULL COLLATE NOCASE,
+  name TEXT,
+  password_hash TEXT,
+  user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS email_verifications_email ON email_verifications(email);
+-- Instance-wide settings (the first-admin setup token while there is no admin).
+CREATE TABLE IF NOT EXISTS app_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS docs (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL,
@@ -55,6 +77,16 @@ CREATE TABLE IF NOT EXISTS grants (
   PRIMARY KEY (doc_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS grants_user ON grants(user_id);
+-- Shares to an address with no verified account yet: they become grants when it is verified.
+CREATE TABLE IF NOT EXISTS invitations (
+  doc_id TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+  email TEXT NOT NULL COLLATE NOCASE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor')),
+  invited_by TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (doc_id, email)
+);
+CREATE INDEX IF NOT EXISTS invitations_email ON invitations(email);
 -- Every access change appends here; collab-server tails it (by seq) to re-check open connections.
 -- deleted = 1: the document was deleted (collab-server closes its sockets and purges its content).
 CREATE TABLE IF NOT EXISTS acl_changes (
@@ -114,6 +146,9 @@ CREATE TABLE IF NOT EXISTS collab_cursors (
  */
 export const SQLITE_ADDED_COLUMNS: { table: string; column: string; ddl: string }[] = [
   { table: 'acl_changes', column: 'deleted', ddl: 'ALTER TABLE acl_changes ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0' },
+  // Accounts from before verification existed are unverified: they keep their grants, new ones wait.
+  { table: 'users', column: 'email_verified', ddl: 'ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0' },
+  { table: 'sessions', column: 'last_seen_at', ddl: 'ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER' },
 ];
 
 /** Apply SQLITE_SCHEMA and the added columns to an open better-sqlite3 handle. */
@@ -149,16 +184,34 @@ CREATE TABLE IF NOT EXISTS ${s}.users (
   name TEXT NOT NULL,
   password_hash TEXT NOT NULL,
   is_admin INTEGER NOT NULL DEFAULT 0,
-  created_at BIGINT NOT NULL
+  created_at BIGINT NOT NULL,
+  email_verified INTEGER NOT NULL DEFAULT 0
 );
+ALTER TABLE ${s}.users ADD COLUMN IF NOT EXISTS email_verified INTEGER NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_ci ON ${s}.users (lower(email));
 CREATE TABLE IF NOT EXISTS ${s}.sessions (
   token_hash TEXT PRIMARY KEY,
   user_id TEXT NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
   created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  last_seen_at BIGINT
+);
+ALTER TABLE ${s}.sessions ADD COLUMN IF NOT EXISTS last_seen_at BIGINT;
+CREATE INDEX IF NOT EXISTS sessions_user ON ${s}.sessions(user_id);
+CREATE TABLE IF NOT EXISTS ${s}.email_verifications (
+  token_hash TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  name TEXT,
+  password_hash TEXT,
+  user_id TEXT REFERENCES ${s}.users(id) ON DELETE CASCADE,
+  created_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS sessions_user ON ${s}.sessions(user_id);
+CREATE INDEX IF NOT EXISTS email_verifications_email ON ${s}.email_verifications (lower(email));
+CREATE TABLE IF NOT EXISTS ${s}.app_settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ${s}.docs (
   id TEXT PRIMARY KEY,
   title TEXT NOT NULL,
@@ -176,6 +229,15 @@ CREATE TABLE IF NOT EXISTS ${s}.grants (
   PRIMARY KEY (doc_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS grants_user ON ${s}.grants(user_id);
+CREATE TABLE IF NOT EXISTS ${s}.invitations (
+  doc_id TEXT NOT NULL REFERENCES ${s}.docs(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor')),
+  invited_by TEXT,
+  created_at BIGINT NOT NULL,
+  PRIMARY KEY (doc_id, email)
+);
+CREATE INDEX IF NOT EXISTS invitations_email ON ${s}.invitations (lower(email));
 CREATE TABLE IF NOT EXISTS ${s}.acl_changes (
   seq BIGSERIAL PRIMARY KEY,
   doc_id TEXT NOT NULL,

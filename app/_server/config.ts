@@ -24,13 +24,52 @@ export const AppConfigSchema = z.object({
       .optional(),
   ),
   COLLAB_PORT: int(1234, 1, 65_535),
-  /** How long a sign-in lasts. */
-  SESSION_TTL_SECONDS: int(30 * 24 * 3600, 60, 365 * 24 * 3600),
-  /** log2 of scrypt's cost N: 15 is ~32 MiB and ~100 ms per hash here. Stored per hash, so it can be raised later. */
-  PASSWORD_SCRYPT_LOG2N: int(15, 14, 20),
+  /** How long a sign-in lasts at most, however active (absolute lifetime). */
+  SESSION_TTL_SECONDS: int(14 * 24 * 3600, 60, 365 * 24 * 3600),
+  /** A session unused for this long ends (idle timeout); 3 days survive a weekend away. */
+  SESSION_IDLE_SECONDS: int(3 * 24 * 3600, 60, 365 * 24 * 3600),
+  /**
+   * log2 of scrypt's cost N. 17 (128 MiB, r=8, p=1) is OWASP's current minimum for scrypt; ~0.4 s
+   * per hash here. Stored per hash, so older (cheaper) hashes still verify after raising it.
+   */
+  PASSWORD_SCRYPT_LOG2N: int(17, 14, 20),
   /** Wrong passwords allowed per email within LOGIN_WINDOW_SECONDS before logins for it get 429. */
   LOGIN_MAX_FAILURES: int(10, 1, 10_000),
   LOGIN_WINDOW_SECONDS: int(900, 1, 86_400),
+  /**
+   * Sign-in and sign-up attempts (each costs one password hash) allowed per client address, and for
+   * the whole instance (all app instances with REDIS_URL), per AUTH_RATE_WINDOW_SECONDS; 0 = no limit.
+   */
+  AUTH_RATE_PER_ADDRESS: int(30, 0, 10_000_000),
+  AUTH_RATE_GLOBAL: int(600, 0, 10_000_000),
+  AUTH_RATE_WINDOW_SECONDS: int(60, 1, 86_400),
+  /**
+   * Password hashes computed at once by this process; more wait in line (up to
+   * AUTH_HASH_QUEUE waiting, then 429), so a flood cannot starve the event loop's thread pool.
+   */
+  AUTH_HASH_CONCURRENCY: int(2, 1, 64),
+  AUTH_HASH_QUEUE: int(16, 0, 100_000),
+  /** Password hashes running or waiting at once for one client address; 0 = no limit. */
+  AUTH_HASH_PER_ADDRESS: int(2, 0, 100_000),
+  /**
+   * Peers whose X-Forwarded-For is believed (comma-separated IPs or CIDRs, or `loopback`): the
+   * client address of rate limits is the rightmost address not in this list. Empty = never.
+   */
+  TRUSTED_PROXIES: opt(z.string().max(2000).default('loopback')),
+  /** required: sign-up finishes (and shares apply) only once the address is verified by a mailed link; off: for development and test harnesses. */
+  EMAIL_VERIFICATION: opt(z.enum(['required', 'off']).default('required')),
+  /** smtp(s)://user:pass@host:port for verification mail; unset = the link is printed to the log. */
+  SMTP_URL: opt(
+    z
+      .string()
+      .refine((u) => /^smtps?:\/\//.test(u), 'must be an smtp:// or smtps:// URL')
+      .optional(),
+  ),
+  MAIL_FROM: opt(z.string().max(200).default('Tandem <tandem@localhost>')),
+  /** Base URL of the app in mailed links (e.g. https://docs.example.com); default: the request's own origin. */
+  APP_PUBLIC_URL: opt(z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').optional()),
+  /** One-time token that creates the first instance admin (/setup); unset = generated and printed to the log while there is no admin. */
+  SETUP_TOKEN: opt(z.string().min(16, 'must be at least 16 characters').max(200).optional()),
   /** Secure cookies: auto = when the request arrived over https (or X-Forwarded-Proto says so). */
   COOKIE_SECURE: opt(z.enum(['auto', 'true', 'false']).default('auto')),
   SQLITE_SYNCHRONOUS: opt(z.enum(['NORMAL', 'FULL']).default('NORMAL')),

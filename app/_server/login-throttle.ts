@@ -84,9 +84,12 @@ return -1
  * each instance falls back to its own memory counts (reported through onError) rather than refusing
  * every sign-in or allowing unlimited guesses.
  */
-export function createRedisLoginThrottle(opts: ThrottleLimits & { redis: Redis; prefix: string; onError(err: unknown, op: string): void }): LoginThrottle {
+export function createRedisLoginThrottle(
+  opts: ThrottleLimits & { redis: Redis; prefix: string; onError(err: unknown, op: string): void; /** Key namespace (default `login`); the address and global auth limits reuse this window. */ name?: string },
+): LoginThrottle {
   const local = createMemoryLoginThrottle(opts);
-  const key = (email: string) => `${opts.prefix}login:${crypto.createHash('sha256').update(normalize(email)).digest('hex')}`;
+  const ns = opts.name ?? 'login';
+  const key = (email: string) => `${opts.prefix}${ns}:${crypto.createHash('sha256').update(normalize(email)).digest('hex')}`;
   return {
     async attempt(email, now = Date.now()) {
       const id = crypto.randomUUID();
