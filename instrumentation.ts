@@ -7,6 +7,10 @@ export async function register(): Promise<void> {
   // Route handlers see the TCP peer's address only through this header (per-address sign-in limits).
   const { installPeerAddressHeader } = await import('./app/_server/client-address');
   installPeerAddressHeader();
+  // Migrate, create keys and print the first-admin setup token at start, not on the first request.
+  if (process.env.NEXT_PHASE !== 'phase-production-build') {
+    void import('./app/_server/context').then((m) => m.bootstrapApp()).catch((err: unknown) => console.error('app start-up failed', err));
+  }
   const { registerNodeTelemetry } = await import('./observability/next');
   await registerNodeTelemetry();
 }

@@ -23,6 +23,29 @@ export const SignupBodySchema = z.object({
 });
 export type SignupBody = z.infer<typeof SignupBodySchema>;
 
+/** The first instance admin: the one-time setup token (printed at first start, or SETUP_TOKEN) and the account. */
+export const SetupBodySchema = SignupBodySchema.extend({
+  setupToken: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+});
+export type SetupBody = z.infer<typeof SetupBodySchema>;
+
+/** The token from a verification link. */
+export const VerifyBodySchema = z.object({ token: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters') });
+
+/** Sign-in redirect targets: a path on this site only. `/\\host` and `//host` are other sites to a browser. */
+export function safeNextPath(n: string | null | undefined): string {
+  if (!n || !n.startsWith('/') || n.startsWith('//') || n.includes('\\')) return '/';
+  // Control characters (tabs, newlines) are stripped by URL parsers and could rebuild `//`.
+  if (/[\u0000-\u001f\u007f]/.test(n)) return '/';
+  try {
+    const u = new URL(n, 'http://tandem.invalid');
+    if (u.origin !== 'http://tandem.invalid') return '/';
+    return `${u.pathname}${u.search}${u.hash}`;
+  } catch {
+    return '/';
+  }
+}
+
 export const LoginBodySchema = z.object({
   email: EmailSchema,
   // Any length is checked against the hash; only the upper bound protects the server.
@@ -71,6 +94,8 @@ export interface UserView {
   email: string;
   name: string;
   isAdmin: boolean;
+  /** The address was verified by a mailed link (shares to it apply only then, unless verification is off). */
+  emailVerified: boolean;
   createdAt: number;
 }
 
@@ -103,11 +128,25 @@ export interface GrantView {
   role: GrantRole;
 }
 
+/** A share to an address with no verified account yet: it becomes a grant once the address is verified. */
+export interface InvitationView {
+  email: string;
+  role: GrantRole;
+  createdAt: number;
+}
+
 export interface AccessView {
   version: number;
   generalAccess: GeneralAccess;
   owner: { userId: string; email: string; name: string };
   grants: GrantView[];
+  invitations: InvitationView[];
+}
+
+/** Sign-up while EMAIL_VERIFICATION=required: the same answer whether or not the address has an account. */
+export interface VerificationSentResponse {
+  verification: 'sent';
+  email: string;
 }
 
 export interface TokenResponse {

@@ -75,6 +75,6 @@ export function installPeerAddressHeader(): void {
       // Overwrite, never trust: a client could send this header itself.
       req.headers[PEER_HEADER] = req.socket?.remoteAddress ?? '';
     }
-    return emit.call(this, event, ...args);
+    return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
   } as typeof proto.emit;
 }

@@ -4,7 +4,7 @@
  * the token signing key. Built by a factory (so a test could build two); the
  * one process-wide instance lives on globalThis so Next's dev reloads do not open a second handle.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { CryptoKey } from 'jose';
 import { ensureKeyFiles, importPrivateKey, publicJwks } from '@/lib/keys';
@@ -15,6 +15,10 @@ import { openDb } from './stores/sqlite';
 import { openPg } from './stores/pg';
 import { createPgStores, createSqliteStores, type Stores } from './stores';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login-throttle';
+import { createAuthLimits } from './auth-limits';
+import { parseTrustedProxies } from './client-address';
+import { createMailer } from './mailer';
+import { SETUP_TOKEN_SETTING } from './stores/users';
 
 export interface SigningKeys {
   privateKey: CryptoKey;
@@ -41,7 +45,7 @@ async function loadKeys(cfg: AppConfig, dataDir: string): Promise<SigningKeys> {
 
 /** The database the stores run on: PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR. */
 function openStores(config: AppConfig, dataDir: string, instance: string): { engine: 'sqlite' | 'postgres'; stores: Stores; ready(): Promise<void>; close(): Promise<void> } {
-  const opts = { sessionTtlSeconds: config.SESSION_TTL_SECONDS };
+  const opts = { sessionTtlSeconds: config.SESSION_TTL_SECONDS, sessionIdleSeconds: config.SESSION_IDLE_SECONDS };
   if (config.DATABASE_URL) {
     const pg = openPg({ connectionString: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, applicationName: `tandem-${instance}` });
     return { engine: 'postgres', stores: createPgStores(pg, opts), ready: pg.ready, close: pg.close };
@@ -63,7 +67,21 @@ export function createAppContext(config: AppConfig) {
   const loginThrottle: LoginThrottle = redis
     ? createRedisLoginThrottle({ ...limits, redis, prefix: config.REDIS_PREFIX, onError: (err, op) => log.warn({ err, op }, 'login throttle: Redis failed, counting in memory') })
     : createMemoryLoginThrottle(limits);
+  const authLimits = createAuthLimits({
+    perAddress: config.AUTH_RATE_PER_ADDRESS,
+    global: config.AUTH_RATE_GLOBAL,
+    windowMs: config.AUTH_RATE_WINDOW_SECONDS * 1000,
+    hashConcurrency: config.AUTH_HASH_CONCURRENCY,
+    hashQueue: config.AUTH_HASH_QUEUE,
+    hashPerAddress: config.AUTH_HASH_PER_ADDRESS,
+    redis,
+    prefix: config.REDIS_PREFIX,
+    onError: (err, op) => log.warn({ err, op }, 'auth limits: Redis failed, counting in memory'),
+  });
+  const trustedProxy = parseTrustedProxies(config.TRUSTED_PROXIES);
+  const mailer = createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, log });
   let keys: Promise<SigningKeys> | null = null;
+  let setup: Promise<void> | null = null;
   return {
     config,
     dataDir,
@@ -73,6 +91,11 @@ export function createAppContext(config: AppConfig) {
     /** The shared Redis client when REDIS_URL is set (connects on first use), else null. */
     redis,
     loginThrottle,
+    /** Per-address and global sign-in/sign-up limits and the password-hash slots. */
+    authLimits,
+    /** Whether a peer is a trusted proxy (its X-Forwarded-For is believed). */
+    trustedProxy,
+    mailer,
     /** Resolves once the database is usable (PostgreSQL migrated); stores also wait for it themselves. */
     ready: db.ready,
     /** The token signing key, generated into <DATA_DIR>/keys on first use unless given by env. */
@@ -83,8 +106,35 @@ export function createAppContext(config: AppConfig) {
       });
       return keys;
     },
-    /** Close the database (synchronously for SQLite) and Redis. */
+    /**
+     * While the instance has no admin, make sure a setup token exists (SETUP_TOKEN, else one
+     * generated once and kept in app_settings so every instance accepts the same one) and print
+     * it with the setup page's address. Once per process; harmless to call again.
+     */
+    announceSetup(): Promise<void> {
+      setup ??= (async () => {
+        if (await db.stores.users.hasAdmin()) return;
+        const token = config.SETUP_TOKEN ?? (await db.stores.settings.putIfAbsent(SETUP_TOKEN_SETTING, randomBytes(24).toString('base64url')));
+        log.warn(
+          { setup: '/setup' },
+          config.SETUP_TOKEN
+            ? 'no instance admin yet: open /setup and enter SETUP_TOKEN to create the first admin'
+            : `no instance admin yet: open /setup and enter this one-time setup token to create the first admin: ${token}`,
+        );
+      })().catch((err: unknown) => {
+        setup = null;
+        throw err;
+      });
+      return setup;
+    },
+    /** The setup token accepted now, or null once an admin exists. */
+    async setupToken(): Promise<string | null> {
+      if (await db.stores.users.hasAdmin()) return null;
+      return config.SETUP_TOKEN ?? (await db.stores.settings.putIfAbsent(SETUP_TOKEN_SETTING, randomBytes(24).toString('base64url')));
+    },
+    /** Close the database (synchronously for SQLite), Redis and the mail pool. */
     async close(): Promise<void> {
+      mailer.close();
       const closing = db.close();
       redis?.disconnect();
       await closing;
@@ -108,4 +158,5 @@ export async function bootstrapApp(): Promise<void> {
   const app = getApp();
   await app.ready();
   await app.keys();
+  await app.announceSetup();
 }

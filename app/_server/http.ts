@@ -1,12 +1,15 @@
 /**
  * Route-handler helpers over the standard Request/Response (no next/headers, so tests call the real
  * handlers with `new Request(...)`). Every handler runs in the same order:
- *   parse + validate (body, params, query) → who is asking → load → may they? → act.
+ *   who is asking (401) → parse + validate (body, params, query; 400) → load → may they? → act.
+ * Anonymous endpoints (sign-in, sign-up, setup, verify, sign-out) refuse cross-site callers first.
  */
 import { z } from 'zod';
 import { TandemError } from '@/lib/errors';
 import type { Decision, Principal } from '@/lib/acl';
 import { getApp, type AppContext } from './context';
+import { clientAddress } from './client-address';
+import type { Gate } from './auth-limits';
 import type { LoadedDoc, UserRow } from './stores';
 
 export const SESSION_COOKIE = 'tandem_session';
@@ -132,27 +135,45 @@ export function sessionToken(req: Request): { token: string; via: 'bearer' | 'co
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * The signed-in caller, or 401. A cookie-authenticated write whose Origin is another site is
- * refused (defence in depth beside SameSite=Lax and the JSON content type).
+ * Refuse a write whose Origin is another site. `Origin: null` (sandboxed iframes, data: URLs,
+ * some redirects) is another site too: it is exactly what a page that hides its origin sends.
+ * No Origin at all (scripts, curl, old browsers on same-origin requests) passes: SameSite=Lax and
+ * the JSON content type cover those.
+ */
+export function refuseCrossSite(req: Request): void {
+  if (SAFE_METHODS.has(req.method)) return;
+  const origin = req.headers.get('origin');
+  if (origin === null) return;
+  const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host') ?? new URL(req.url).host;
+  let originHost = '';
+  try {
+    originHost = origin === 'null' ? '' : new URL(origin).host;
+  } catch {
+    originHost = '';
+  }
+  if (originHost !== host) throw new TandemError('forbidden', 'cross-site request refused');
+}
+
+/**
+ * The signed-in caller, or 401. A cookie-authenticated write from another site is refused
+ * (defence in depth beside SameSite=Lax and the JSON content type).
  */
 export async function requireCaller(req: Request, app: AppContext): Promise<Caller> {
   const s = sessionToken(req);
   const user = s ? await app.sessions.user(s.token) : undefined;
   if (!s || !user) throw new TandemError('unauthorized', s ? 'session expired or unknown: sign in again' : 'sign in first');
-  if (s.via === 'cookie' && !SAFE_METHODS.has(req.method)) {
-    const origin = req.headers.get('origin');
-    if (origin && origin !== 'null') {
-      const host = req.headers.get('x-forwarded-host') ?? req.headers.get('host') ?? new URL(req.url).host;
-      let originHost: string;
-      try {
-        originHost = new URL(origin).host;
-      } catch {
-        originHost = '';
-      }
-      if (originHost !== host) throw new TandemError('forbidden', 'cross-site request refused');
-    }
-  }
+  if (s.via === 'cookie') refuseCrossSite(req);
   return { user, principal: { userId: user.id, isAdmin: user.is_admin === 1 }, token: s.token, via: s.via };
+}
+
+/** The client's address for rate limits (see client-address.ts). */
+export function callerAddress(req: Request, app: AppContext): string {
+  return clientAddress(req, app.trustedProxy);
+}
+
+/** 429 with Retry-After for a refused gate. */
+export function tooMany(g: Extract<Gate, { ok: false }>): Response {
+  return json(new TandemError('rate_limited', g.message).toJSON(), 429, { 'retry-after': String(g.retryAfter) });
 }
 
 // ---- may they? ----------------------------------------------------------------------------------

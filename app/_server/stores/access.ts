@@ -4,6 +4,8 @@
  * and (4) writes the audit entry. collab-server tails acl_changes to re-check open sockets (and to
  * purge a deleted document's content), so a change without its feed row would leave a revoked user
  * editing: never write one without the other. The app never touches collab-server's tables.
+ * An invitation (a share to an address with no verified account) grants nothing, so it needs no
+ * feed row: acceptInvitations turns it into a grant, with its feed row, once the address is verified.
  */
 import type pg from 'pg';
 import { TandemError } from '@/lib/errors';
@@ -29,6 +31,12 @@ export interface AccessStore {
   setGeneral(actorId: string, docId: string, role: GeneralAccess): Promise<AccessView>;
   /** Delete the document and its grants; the feed row (deleted = 1) tells collab-server to purge its content. */
   deleteDoc(actorId: string, docId: string): Promise<void>;
+  /** Invite `email` (no verified account yet) with `role`: it becomes a grant when the address is verified. */
+  putInvitation(actorId: string, docId: string, email: string, role: GrantRole): Promise<AccessView>;
+  /** Withdraw an invitation; not_found if there was none. */
+  deleteInvitation(actorId: string, docId: string, email: string): Promise<AccessView>;
+  /** Turn every invitation for `email` into a grant for `userId` (its address is now verified); returns how many. */
+  acceptInvitations(userId: string, email: string): Promise<number>;
 }
 
 interface DocAccessRow {
@@ -41,6 +49,15 @@ interface DocAccessRow {
 const notFound = () => new TandemError('not_found', 'document not found');
 const ownerHasAll = () => new TandemError('bad_request', 'the owner already has full access', 'email');
 const noGrant = (t: AccessTarget) => new TandemError('not_found', `${t.email} has no grant on this document`);
+const noInvitation = (email: string) => new TandemError('not_found', `${email} has no invitation to this document`);
+
+interface InvitationRow {
+  doc_id: string;
+  email: string;
+  role: GrantRole;
+  invited_by: string | null;
+  created_at: number;
+}
 
 export function createSqliteAccessStore(db: Db): AccessStore {
   const audit = sqliteAuditInsert(db);
@@ -62,6 +79,13 @@ export function createSqliteAccessStore(db: Db): AccessStore {
   );
   const insChange = db.prepare<[string, number, number, number]>('INSERT INTO acl_changes (doc_id, version, at, deleted) VALUES (?, ?, ?, ?)');
   const delDoc = db.prepare<[string]>('DELETE FROM docs WHERE id = ?');
+  const selInvites = db.prepare<[string], InvitationRow>('SELECT * FROM invitations WHERE doc_id = ? ORDER BY email');
+  const selInvite = db.prepare<[string, string], InvitationRow>('SELECT * FROM invitations WHERE doc_id = ? AND email = ?');
+  const invitesFor = db.prepare<[string], InvitationRow>('SELECT * FROM invitations WHERE email = ?');
+  const upsertInvite = db.prepare<[string, string, GrantRole, string, number]>(
+    'INSERT INTO invitations (doc_id, email, role, invited_by, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(doc_id, email) DO UPDATE SET role = excluded.role',
+  );
+  const delInvite = db.prepare<[string, string]>('DELETE FROM invitations WHERE doc_id = ? AND email = ?');
 
   /** The feed row and the audit row for a change already applied in this transaction. */
   function feed(docId: string, version: number, deleted: boolean, a: AuditRecord): void {
@@ -86,6 +110,7 @@ export function createSqliteAccessStore(db: Db): AccessStore {
       generalAccess: d.general_access,
       owner: { userId: o.id, email: o.email, name: o.name },
       grants: selGrants.all(docId).map((g) => ({ userId: g.user_id, email: g.email, name: g.name, role: g.role })),
+      invitations: selInvites.all(docId).map((i) => ({ email: i.email, role: i.role, createdAt: i.created_at })),
     };
   }
 
@@ -94,6 +119,7 @@ export function createSqliteAccessStore(db: Db): AccessStore {
     const d = selDoc.get(docId);
     if (!d) throw notFound();
     if (d.owner_id === t.userId) throw ownerHasAll();
+    delInvite.run(docId, t.email); // a grant supersedes a pending invitation
     const old = selGrant.get(docId, t.userId)?.role ?? null;
     // Re-granting the same role changes nothing: no version bump, no feed row, no audit noise.
     if (old !== role) {
@@ -131,9 +157,60 @@ export function createSqliteAccessStore(db: Db): AccessStore {
     feed(docId, d.acl_version + 1, true, { actorId, action: 'doc.delete', docId, target: null, detail: { title: d.title } });
   });
 
+  const putInvitationTx = db.transaction((actorId: string, docId: string, email: string, role: GrantRole) => {
+    const o = selOwner.get(docId);
+    if (!o) throw notFound();
+    if (o.email.toLowerCase() === email.toLowerCase()) throw ownerHasAll();
+    const old = selInvite.get(docId, email)?.role ?? null;
+    if (old !== role) {
+      upsertInvite.run(docId, email.toLowerCase(), role, actorId, Date.now());
+      audit({ actorId, action: 'access.invite', docId, target: email, detail: { oldRole: old, newRole: role } }, Date.now());
+    }
+    return view(docId);
+  });
+
+  const deleteInvitationTx = db.transaction((actorId: string, docId: string, email: string) => {
+    if (!selDoc.get(docId)) throw notFound();
+    const old = selInvite.get(docId, email);
+    if (!old) throw noInvitation(email);
+    delInvite.run(docId, email);
+    audit({ actorId, action: 'access.uninvite', docId, target: email, detail: { oldRole: old.role, newRole: null } }, Date.now());
+    return view(docId);
+  });
+
+  const acceptTx = db.transaction((userId: string, email: string) => {
+    let n = 0;
+    for (const inv of invitesFor.all(email)) {
+      delInvite.run(inv.doc_id, inv.email);
+      const d = selDoc.get(inv.doc_id);
+      if (!d || d.owner_id === userId) continue;
+      const old = selGrant.get(inv.doc_id, userId)?.role ?? null;
+      if (old === inv.role) continue;
+      upsertGrant.run(inv.doc_id, userId, inv.role);
+      feed(inv.doc_id, bump(inv.doc_id), false, {
+        actorId: inv.invited_by,
+        action: 'access.grant',
+        docId: inv.doc_id,
+        target: email,
+        detail: { oldRole: old, newRole: inv.role, invitation: true },
+      });
+      n++;
+    }
+    return n;
+  });
+
   return {
     async view(docId) {
       return view(docId);
+    },
+    async putInvitation(actorId, docId, email, role) {
+      return putInvitationTx.immediate(actorId, docId, email, role);
+    },
+    async deleteInvitation(actorId, docId, email) {
+      return deleteInvitationTx.immediate(actorId, docId, email);
+    },
+    async acceptInvitations(userId, email) {
+      return acceptTx.immediate(userId, email);
     },
     async putGrant(actorId, docId, t, role) {
       return putGrantTx.immediate(actorId, docId, t, role);
@@ -188,10 +265,13 @@ export function createPgAccessStore(pg: PgDb): AccessStore {
       email: string;
       name: string;
       grants: { user_id: string; email: string; name: string; role: GrantRole }[];
+      invitations: { email: string; role: GrantRole; created_at: number }[];
     }>(
       `SELECT d.acl_version, d.general_access, u.id, u.email, u.name,
               COALESCE((SELECT json_agg(json_build_object('user_id', g.user_id, 'email', gu.email, 'name', gu.name, 'role', g.role) ORDER BY gu.email COLLATE "C")
-                          FROM ${s}.grants g JOIN ${s}.users gu ON gu.id = g.user_id WHERE g.doc_id = d.id), '[]') AS grants
+                          FROM ${s}.grants g JOIN ${s}.users gu ON gu.id = g.user_id WHERE g.doc_id = d.id), '[]') AS grants,
+              COALESCE((SELECT json_agg(json_build_object('email', i.email, 'role', i.role, 'created_at', i.created_at) ORDER BY i.email COLLATE "C")
+                          FROM ${s}.invitations i WHERE i.doc_id = d.id), '[]') AS invitations
          FROM ${s}.docs d JOIN ${s}.users u ON u.id = d.owner_id WHERE d.id = $1`,
       [docId],
     );
@@ -202,6 +282,7 @@ export function createPgAccessStore(pg: PgDb): AccessStore {
       generalAccess: d.general_access,
       owner: { userId: d.id, email: d.email, name: d.name },
       grants: d.grants.map((g) => ({ userId: g.user_id, email: g.email, name: g.name, role: g.role })),
+      invitations: d.invitations.map((i) => ({ email: i.email, role: i.role, createdAt: Number(i.created_at) })),
     };
   }
 
@@ -214,6 +295,7 @@ export function createPgAccessStore(pg: PgDb): AccessStore {
       pg.tx(async (c) => {
         const d = await lockDoc(c, docId);
         if (d.owner_id === t.userId) throw ownerHasAll();
+        await c.query(`DELETE FROM ${s}.invitations WHERE doc_id = $1 AND lower(email) = lower($2)`, [docId, t.email]); // a grant supersedes an invitation
         const old = await grantOf(c, docId, t.userId);
         // Re-granting the same role changes nothing: no version bump, no feed row, no audit noise.
         if (old !== role) {
@@ -257,5 +339,58 @@ export function createPgAccessStore(pg: PgDb): AccessStore {
         // The row is gone, so the feed carries the version it would have had (see the SQLite adapter).
         await feed(c, docId, d.acl_version + 1, true, { actorId, action: 'doc.delete', docId, target: null, detail: { title: d.title } });
       }),
+    putInvitation: (actorId, docId, email, role) =>
+      pg.tx(async (c) => {
+        const d = await lockDoc(c, docId);
+        const owner = await c.query<{ email: string }>(`SELECT email FROM ${s}.users WHERE id = $1`, [d.owner_id]);
+        if (owner.rows[0]?.email.toLowerCase() === email.toLowerCase()) throw ownerHasAll();
+        const old = (await c.query<{ role: GrantRole }>(`SELECT role FROM ${s}.invitations WHERE doc_id = $1 AND lower(email) = lower($2)`, [docId, email])).rows[0]?.role ?? null;
+        if (old !== role) {
+          await c.query(
+            `INSERT INTO ${s}.invitations (doc_id, email, role, invited_by, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (doc_id, email) DO UPDATE SET role = excluded.role`,
+            [docId, email.toLowerCase(), role, actorId, Date.now()],
+          );
+          await pgAuditInsert(c, s, { actorId, action: 'access.invite', docId, target: email, detail: { oldRole: old, newRole: role } }, Date.now());
+        }
+        return view(c, docId);
+      }),
+    deleteInvitation: (actorId, docId, email) =>
+      pg.tx(async (c) => {
+        await lockDoc(c, docId);
+        const r = await c.query<{ role: GrantRole }>(`DELETE FROM ${s}.invitations WHERE doc_id = $1 AND lower(email) = lower($2) RETURNING role`, [docId, email]);
+        if (!r.rows[0]) throw noInvitation(email);
+        await pgAuditInsert(c, s, { actorId, action: 'access.uninvite', docId, target: email, detail: { oldRole: r.rows[0].role, newRole: null } }, Date.now());
+        return view(c, docId);
+      }),
+    acceptInvitations: async (userId, email) => {
+      const invites = (await pg.query<InvitationRow>(`SELECT * FROM ${s}.invitations WHERE lower(email) = lower($1) ORDER BY doc_id`, [email])).rows;
+      let n = 0;
+      // One transaction per document: each takes that document's row lock, like any other access change.
+      for (const inv of invites) {
+        const applied = await pg.tx(async (c) => {
+          const r = await c.query<DocAccessRow>(`SELECT acl_version, general_access, owner_id, title FROM ${s}.docs WHERE id = $1 FOR UPDATE`, [inv.doc_id]);
+          const gone = await c.query(`DELETE FROM ${s}.invitations WHERE doc_id = $1 AND lower(email) = lower($2) RETURNING 1`, [inv.doc_id, email]);
+          const d = r.rows[0];
+          if (!d || !gone.rowCount || d.owner_id === userId) return false;
+          const old = await grantOf(c, inv.doc_id, userId);
+          if (old === inv.role) return false;
+          await c.query(`INSERT INTO ${s}.grants (doc_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT (doc_id, user_id) DO UPDATE SET role = excluded.role`, [
+            inv.doc_id,
+            userId,
+            inv.role,
+          ]);
+          await feed(c, inv.doc_id, await bump(c, inv.doc_id), false, {
+            actorId: inv.invited_by,
+            action: 'access.grant',
+            docId: inv.doc_id,
+            target: email,
+            detail: { oldRole: old, newRole: inv.role, invitation: true },
+          });
+          return true;
+        });
+        if (applied) n++;
+      }
+      return n;
+    },
   };
 }

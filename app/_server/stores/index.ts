@@ -10,6 +10,8 @@ import { createPgSessionStore, createSqliteSessionStore, type SessionStore } fro
 import { createPgDocStore, createSqliteDocStore, type DocStore } from './docs';
 import { createPgAuditStore, createSqliteAuditStore, type AuditStore } from './audit';
 import { createPgAccessStore, createSqliteAccessStore, type AccessStore } from './access';
+import { createPgSettingsStore, createSqliteSettingsStore, type SettingsStore } from './settings';
+import { createPgVerificationStore, createSqliteVerificationStore, type VerificationStore } from './verifications';
 
 export interface Stores {
   users: UserStore;
@@ -17,31 +19,42 @@ export interface Stores {
   docs: DocStore;
   audit: AuditStore;
   access: AccessStore;
+  settings: SettingsStore;
+  verifications: VerificationStore;
+}
+
+export interface StoreOptions {
+  sessionTtlSeconds: number;
+  sessionIdleSeconds: number;
 }
 
 /** Every store on one open SQLite database. */
-export function createSqliteStores(db: Db, opts: { sessionTtlSeconds: number }): Stores {
+export function createSqliteStores(db: Db, opts: StoreOptions): Stores {
   return {
     users: createSqliteUserStore(db),
-    sessions: createSqliteSessionStore(db, opts.sessionTtlSeconds),
+    sessions: createSqliteSessionStore(db, opts.sessionTtlSeconds, opts.sessionIdleSeconds),
     docs: createSqliteDocStore(db),
     audit: createSqliteAuditStore(db),
     access: createSqliteAccessStore(db),
+    settings: createSqliteSettingsStore(db),
+    verifications: createSqliteVerificationStore(db),
   };
 }
 
 /** Every store on one PostgreSQL pool and schema (each query waits for the migration). */
-export function createPgStores(pg: PgDb, opts: { sessionTtlSeconds: number }): Stores {
+export function createPgStores(pg: PgDb, opts: StoreOptions): Stores {
   return {
     users: createPgUserStore(pg),
-    sessions: createPgSessionStore(pg, opts.sessionTtlSeconds),
+    sessions: createPgSessionStore(pg, opts.sessionTtlSeconds, opts.sessionIdleSeconds),
     docs: createPgDocStore(pg),
     audit: createPgAuditStore(pg),
     access: createPgAccessStore(pg),
+    settings: createPgSettingsStore(pg),
+    verifications: createPgVerificationStore(pg),
   };
 }
 
-export type { UserStore, SessionStore, DocStore, AuditStore, AccessStore };
+export type { UserStore, SessionStore, DocStore, AuditStore, AccessStore, SettingsStore, VerificationStore };
 export type { UserRow } from './users';
 export type { DocRow, LoadedDoc } from './docs';
 export type { AccessTarget } from './access';

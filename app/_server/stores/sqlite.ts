@@ -4,7 +4,7 @@
  * either may start first.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrateSqlite, sqlitePragmas } from '@/lib/db-schema';
 
@@ -12,7 +12,12 @@ export type Db = Database.Database;
 
 /** Open (creating if needed) the database with the pragmas both processes rely on, migrated. */
 export function openDb(file: string, synchronous: 'NORMAL' | 'FULL'): Db {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // Accounts, sessions and documents: readable by this user only. Created 0600 before SQLite opens
+  // it (SQLite gives its -wal and -shm files the database's mode), and tightened if an older
+  // version (or collab-server starting first) created it world-readable.
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   const db = new Database(file);
   for (const p of sqlitePragmas(synchronous)) db.pragma(p);
   migrateSqlite(db);

@@ -5,9 +5,9 @@ import { getApp } from '@/app/_server/context';
 import { json, readQuery, requireCaller, route } from '@/app/_server/http';
 
 export const GET = route(async (req) => {
-  const query = readQuery(req, AuditQuerySchema);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const query = readQuery(req, AuditQuerySchema);
   if (!me.principal.isAdmin) throw new TandemError('forbidden', 'only instance admins can read the audit log');
   const entries = await app.audit.list(query);
   const last = entries[entries.length - 1];

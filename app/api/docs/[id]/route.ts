@@ -12,9 +12,9 @@ const Params = z.object({ id: DocIdSchema });
 type P = { id: string };
 
 export const GET = route<P>(async (req, ctx) => {
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
   const doc = await loadDoc(app, id);
   const d = decide(me.principal, doc.acl, 'read');
   allowOrThrow(d);
@@ -22,10 +22,10 @@ export const GET = route<P>(async (req, ctx) => {
 });
 
 export const PATCH = route<P>(async (req, ctx) => {
-  const body = await readJson(req, PatchDocBodySchema);
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
+  const body = await readJson(req, PatchDocBodySchema);
   const doc = await loadDoc(app, id);
   // Renaming is an edit, as in other editors: editors may, viewers may not.
   const d = decide(me.principal, doc.acl, 'write');
@@ -36,9 +36,9 @@ export const PATCH = route<P>(async (req, ctx) => {
 });
 
 export const DELETE = route<P>(async (req, ctx) => {
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
   const doc = await loadDoc(app, id);
   allowOrThrow(decide(me.principal, doc.acl, 'delete'));
   await app.access.deleteDoc(me.user.id, id);

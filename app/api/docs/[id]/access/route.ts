@@ -8,9 +8,9 @@ import { allowOrThrow, json, loadDoc, readParams, requireCaller, route } from '@
 const Params = z.object({ id: DocIdSchema });
 
 export const GET = route<{ id: string }>(async (req, ctx) => {
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
   const doc = await loadDoc(app, id);
   // Who has access (with their emails) is for collaborators who can edit; viewers and strangers get 403.
   allowOrThrow(decide(me.principal, doc.acl, 'write'));

@@ -25,9 +25,9 @@ function collabUrl(req: Request, app: AppContext): string {
 }
 
 export const POST = route<{ id: string }>(async (req, ctx) => {
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
   const doc = await loadDoc(app, id);
   // Viewers get a token too: collab-server checks every write, so a viewer's socket is read-only.
   const d = decide(me.principal, doc.acl, 'read');

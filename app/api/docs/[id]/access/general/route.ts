@@ -9,10 +9,10 @@ import { allowOrThrow, json, loadDoc, readJson, readParams, requireCaller, route
 const Params = z.object({ id: DocIdSchema });
 
 export const PUT = route<{ id: string }>(async (req, ctx) => {
-  const body = await readJson(req, PutGeneralAccessBodySchema);
-  const { id } = await readParams(ctx, Params);
   const app = getApp();
   const me = await requireCaller(req, app);
+  const { id } = await readParams(ctx, Params);
+  const body = await readJson(req, PutGeneralAccessBodySchema);
   const doc = await loadDoc(app, id);
   allowOrThrow(decide(me.principal, doc.acl, 'manage'));
   const view = await app.access.setGeneral(me.user.id, id, body.role);
