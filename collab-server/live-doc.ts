@@ -33,7 +33,7 @@ export type UpdateOrigin =
   | { kind: 'remote'; instance: string }
   | { kind: 'server'; reason: string };
 
-export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'client-id-taken' | 'too-many-client-ids' };
+export type AdmitResult = { ok: true } | { ok: false; reason: 'clock-gap' | 'client-id-taken' | 'too-many-client-ids' | 'behind' };
 
 /**
  * Client ids one connection may hold. A Y.Doc has one (Yjs picks a new one only on a detected
@@ -277,8 +277,13 @@ export class LiveDoc {
    *   structs forever and be persisted as invisible data: refused, and the sender asked to resync.
    * - New structs under a client id that a live connection of another user holds: refused.
    */
-  admit(conn: Connection, update: Uint8Array): AdmitResult {
+  admit(conn: Connection, update: Uint8Array, mayBeBehind = false): AdmitResult {
     this.materialize(); // `known` comes from the applied document
+    // Scaled out, this instance may lag the log: a client that came from another instance (or
+    // relays what it got there) can send structs of other writers we have not applied yet. Judged
+    // now, they would look like a gap or a squatted id — or worse, an unknown id would be bound to
+    // this sender. With `mayBeBehind` any such doubt answers 'behind': catch up, then admit again.
+    const doubt = (reason: 'clock-gap' | 'client-id-taken' | 'too-many-client-ids'): AdmitResult => ({ ok: false, reason: mayBeBehind ? 'behind' : reason });
     // decodeUpdate reads every struct and the delete set, so bytes Yjs cannot decode throw here,
     // before anything is stored (parseUpdateMeta alone would not read the delete set).
     const { structs, ds } = Y.decodeUpdate(update);
@@ -289,14 +294,15 @@ export class LiveDoc {
       const end = s.id.clock + s.length;
       const held = reach.get(client) ?? this.known.get(client) ?? 0;
       if (end <= held) continue; // nothing new: a duplicate is harmless
-      if (s.id.clock > held) return { ok: false, reason: 'clock-gap' };
-      if (this.heldByOther(conn, client)) return { ok: false, reason: 'client-id-taken' };
-      if (!conn.clientIds.has(client) && conn.clientIds.size + reach.size >= MAX_CLIENT_IDS_PER_CONNECTION) return { ok: false, reason: 'too-many-client-ids' };
+      if (s.id.clock > held) return doubt('clock-gap');
+      if (this.heldByOther(conn, client)) return doubt('client-id-taken');
+      if (!conn.clientIds.has(client) && conn.clientIds.size + reach.size >= MAX_CLIENT_IDS_PER_CONNECTION) return doubt('too-many-client-ids');
+      if (mayBeBehind && !conn.clientIds.has(client) && !this.idUsers.has(client)) return { ok: false, reason: 'behind' };
       reach.set(client, end);
     }
     for (const [client, items] of ds.clients) {
       const held = reach.get(client) ?? this.known.get(client) ?? 0;
-      for (const it of items) if (it.clock + it.len > held) return { ok: false, reason: 'clock-gap' };
+      for (const it of items) if (it.clock + it.len > held) return doubt('clock-gap');
     }
     for (const [client, end] of reach) {
       this.known.set(client, end);
@@ -412,6 +418,11 @@ export class LiveDoc {
 
   // ---- other instances (scale-out) ----------------------------------------------------------
 
+  /** Several instances may serve this document (PostgreSQL log shared, maybe Redis). */
+  get clustered(): boolean {
+    return this.deps.publish !== undefined;
+  }
+
   /** The sequence number below which every log entry is applied here. */
   get watermark(): number {
     return this.appliedSeq;
@@ -503,7 +514,7 @@ export class LiveDoc {
    * or went quiet). On the chain, so never beside this document's flush or compaction; the
    * clients get exactly what changed, as one update.
    */
-  catchUp(reason: 'gap' | 'recovered' | 'poll' | 'subscribed'): Promise<void> {
+  catchUp(reason: 'gap' | 'recovered' | 'poll' | 'subscribed' | 'behind'): Promise<void> {
     return this.run(async () => {
       if (this.closing || this.deleted) return;
       const after = this.appliedSeq;

@@ -68,7 +68,12 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       return false;
     }
     metrics.authzDecisions.inc({ action: 'write', result: 'allow', reason: 'role' });
-    const admitted = doc.admit(conn, update);
+    const admitted = doc.admit(conn, update, doc.clustered && !retrying);
+    if (!admitted.ok && admitted.reason === 'behind') {
+      span?.setAttribute(Attr.ADMIT_RESULT, 'behind');
+      holdForCatchUp(conn, doc, update);
+      return false;
+    }
     if (!admitted.ok) {
       span?.setAttribute(Attr.ADMIT_RESULT, admitted.reason);
       if (admitted.reason === 'clock-gap') {
@@ -83,6 +88,40 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     }
     doc.enqueue(update, { kind: 'client', conn }, span);
     return true;
+  }
+
+  /** Connections whose frames wait while their document catches up with the log (in arrival order). */
+  const held = new WeakMap<Connection, Uint8Array[]>();
+  /** True while a held write is judged again after its catch-up (judged as on one machine then). */
+  let retrying = false;
+
+  /**
+   * Scaled out: this write may carry what other instances stored and we have not applied yet.
+   * Read the log, then judge it again; the connection's later frames wait so order is kept.
+   */
+  function holdForCatchUp(conn: Connection, doc: LiveDoc, update: Uint8Array): void {
+    held.set(conn, []);
+    doc
+      .catchUp('behind')
+      .catch((err: unknown) => {
+        metrics.errors.inc({ where: 'cluster-catchup' });
+        log.warn({ err, conn: conn.id, doc: doc.id }, 'catch-up before admitting a write failed');
+      })
+      .finally(() => {
+        const queued = held.get(conn) ?? [];
+        held.delete(conn);
+        if (conn.closed) return;
+        retrying = true;
+        try {
+          handleWrite(conn, doc, update);
+        } catch (err) {
+          undecodablePayload(conn, { kind: 'update', update } as Frame, err);
+        } finally {
+          retrying = false;
+        }
+        // A frame that holds again queues the rest behind it.
+        for (const f of queued) handleFrame(conn, doc, f);
+      });
   }
 
   /**
@@ -195,7 +234,12 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
    * Handle one inbound binary frame. Malformed input closes only this socket, with a named code
    * and a reason; nothing from the frame is stored or applied.
    */
-  return function handleFrame(conn: Connection, doc: LiveDoc, data: Uint8Array): void {
+  function handleFrame(conn: Connection, doc: LiveDoc, data: Uint8Array): void {
+    const waiting = held.get(conn);
+    if (waiting) {
+      waiting.push(data);
+      return;
+    }
     let frame: Frame;
     try {
       frame = decodeFrame(data);
@@ -217,7 +261,8 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     } catch (err) {
       undecodablePayload(conn, frame, err);
     }
-  };
+  }
+  return handleFrame;
 
   /** Tracing on: the same dispatch inside a collab.message span, so logs carry its trace id. */
   function handleTraced(conn: Connection, doc: LiveDoc, frame: Frame, bytes: number): void {

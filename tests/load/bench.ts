@@ -255,7 +255,17 @@ function serverErrors(output: string[]): string[] {
 async function runUnit(kind: ServerKind, rep: number, list: ScenarioSpec[], seed: Seed, work: string, attempt = 0): Promise<void> {
   const tag = `${kind}-r${rep}-a${attempt}`;
   log(`${kind} rep ${rep + 1}${attempt ? ` (rerun ${attempt}: machine was busy)` : ''}: ${list.map((s) => s.label).join(', ')}`);
-  const { value: res, serverOutput } = kind === 'tandem-cluster' ? await withCluster(work, tag, list) : await withServer(kind, seed, work, tag, (s) => runLoadgen(s.target, list, work, tag));
+  let res: ScenarioResult[];
+  let serverOutput: string[];
+  try {
+    ({ value: res, serverOutput } = kind === 'tandem-cluster' ? await withCluster(work, tag, list) : await withServer(kind, seed, work, tag, (s) => runLoadgen(s.target, list, work, tag)));
+  } catch (err) {
+    // A server that does not start fails its scenarios, not the whole run.
+    const msg = (err as Error).message;
+    log(`${kind} did not start: ${msg.split('\n').slice(0, 3).join(' | ')}`);
+    for (const s of list) records.push({ kind: s.kind, label: s.label, server: kind, fatal: `server did not start: ${msg}`, rep, reruns: attempt } as Rec);
+    return;
+  }
   const busy: ScenarioSpec[] = [];
   for (const r of res) {
     const spec = list.find((s) => s.label === r.label)!;
