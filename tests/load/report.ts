@@ -131,7 +131,7 @@ export function report(records: Rec[], ctx: { servers: string[]; sizes: Record<s
   if (rerun.length) lines.push(`Reruns because the machine was busy: ${rerun.map((r) => `${r.server}/${r.label}`).join(', ')}`);
   const busy = records.filter((r) => (r as { busy?: boolean }).busy);
   if (busy.length) lines.push(`BUSY MACHINE: other processes used >15% of a core during ${busy.length} kept run(s): ${busy.map((r) => `${r.server}/${r.label}#${r.rep + 1}`).join(', ')}`);
-  const lgBound = records.filter((r) => r.label === 'throughput' && r.cpu.loadgenSec / r.cpu.wallSec > 0.95 && r.cpu.serverSec / r.cpu.wallSec < 0.9);
+  const lgBound = records.filter((r) => r.label === 'throughput' && !r.fatal && r.cpu.loadgenSec / r.cpu.wallSec > 0.95 && r.cpu.serverSec / r.cpu.wallSec < 0.9);
   if (lgBound.length) lines.push(`Load generator was the bottleneck (its core full, the server's not) in: ${[...new Set(lgBound.map((r) => r.server))].join(', ')}; those throughput figures are lower bounds.`);
   for (const n of ctx.telemetryNotes) lines.push(`Note: ${n}`);
   return { text: `${lines.join('\n')}\n`, targets, scaleOut: scale.figures };
