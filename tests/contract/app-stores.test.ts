@@ -19,6 +19,7 @@ const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const APP_NAME = 'tandem-contract-app-stores';
 const TTL = 3600;
+const IDLE = 600;
 
 /** Raw SQL beside the stores, as collab-server or an operator would run it (`?` placeholders). */
 interface Raw {
@@ -48,7 +49,7 @@ function sqliteEngine(): Engine {
       const stores = Array.from({ length: instances }, () => {
         const db = openDb(file, 'NORMAL');
         handles.push(db);
-        return createSqliteStores(db, { sessionTtlSeconds: TTL });
+        return createSqliteStores(db, { sessionTtlSeconds: TTL, sessionIdleSeconds: IDLE });
       });
       const db = new Database(file);
       handles.push(db);
@@ -81,7 +82,7 @@ function postgresEngine(): Engine {
       schemas.push(schema);
       const dbs: PgDb[] = Array.from({ length: instances }, () => openPg({ connectionString: PG_URL, schema, applicationName: APP_NAME, max: 4 }));
       pools.push(...dbs);
-      const stores = dbs.map((d) => createPgStores(d, { sessionTtlSeconds: TTL }));
+      const stores = dbs.map((d) => createPgStores(d, { sessionTtlSeconds: TTL, sessionIdleSeconds: IDLE }));
       // The stores migrate on their first query; raw SQL may come first, so migrate now.
       await Promise.all(dbs.map((d) => d.ready()));
       const pool = new pg.Pool({ connectionString: PG_URL, application_name: APP_NAME, max: 2, options: `-c search_path=${schema}`, types });
@@ -136,11 +137,12 @@ describe.each(engines)('app stores contract: %s', (engine, makeEngine) => {
   afterAll(() => eng.cleanup());
 
   describe('users', () => {
-    it('the first account is admin, later ones are not; lookups by id and by email in any case', async () => {
+    it('no account becomes admin by being first; unverified unless created verified; lookups by id and by email in any case', async () => {
       const a = await s.users.create('first@example.test', 'First', 'h1');
-      const b = await s.users.create('second@example.test', 'Second', 'h2');
-      expect(a).toMatchObject({ email: 'first@example.test', name: 'First', password_hash: 'h1', is_admin: 1 });
-      expect(b.is_admin).toBe(0);
+      const b = await s.users.create('second@example.test', 'Second', 'h2', { verified: true });
+      expect(a).toMatchObject({ email: 'first@example.test', name: 'First', password_hash: 'h1', is_admin: 0, email_verified: 0 });
+      expect(b).toMatchObject({ is_admin: 0, email_verified: 1 });
+      expect(await s.users.hasAdmin()).toBe(false);
       expect(typeof a.created_at).toBe('number');
       expect(await s.users.byId(a.id)).toEqual(a);
       expect(await s.users.byEmail('FIRST@Example.TEST')).toEqual(a);
@@ -155,13 +157,28 @@ describe.each(engines)('app stores contract: %s', (engine, makeEngine) => {
       expect(err).toMatchObject({ code: 'conflict', field: 'email' });
     });
 
-    it('exactly one admin when the first sign-ups race from two app instances', async () => {
+    it('the first admin: exactly one when setups race from two app instances; the stored setup token goes with it', async () => {
       const fresh = await eng.open(2);
-      const made = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => fresh.stores[i % 2]!.users.create(`racer${i}@example.test`, `Racer ${i}`, 'h')),
+      expect(await fresh.stores[0]!.settings.putIfAbsent('setup_token', 'tok-a')).toBe('tok-a');
+      // First writer wins across instances: every instance prints and accepts the same token.
+      expect(await fresh.stores[1]!.settings.putIfAbsent('setup_token', 'tok-b')).toBe('tok-a');
+      const rs = await Promise.allSettled(
+        Array.from({ length: 12 }, (_, i) => fresh.stores[i % 2]!.users.createFirstAdmin(`racer${i}@example.test`, `Racer ${i}`, 'h')),
       );
-      expect(made.filter((u) => u.is_admin === 1)).toHaveLength(1);
+      const made = rs.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ is_admin: number; email_verified: number }>).value);
+      expect(made).toHaveLength(1);
+      expect(made[0]).toMatchObject({ is_admin: 1, email_verified: 1 });
+      for (const r of rs.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden' });
       expect(await fresh.raw.all('SELECT COUNT(*) AS n FROM users WHERE is_admin = 1')).toEqual([{ n: 1 }]);
+      expect(await fresh.stores[1]!.users.hasAdmin()).toBe(true);
+      expect(await fresh.stores[1]!.settings.get('setup_token')).toBeUndefined();
+    });
+
+    it('markVerified sets the flag, and with a replacement also the password and name', async () => {
+      const u = await user();
+      expect((await s.users.markVerified(u.id))?.email_verified).toBe(1);
+      const v = await s.users.markVerified(u.id, { passwordHash: 'new-hash', name: 'Renamed' });
+      expect(v).toMatchObject({ email_verified: 1, password_hash: 'new-hash', name: 'Renamed' });
     });
 
     it('the same email signed up twice at once from two instances: one account, one conflict', async () => {
@@ -196,6 +213,50 @@ describe.each(engines)('app stores contract: %s', (engine, makeEngine) => {
       expect(await env.raw.all('SELECT token_hash FROM sessions WHERE user_id = ?', u.id)).toEqual([]);
       expect(await s.sessions.user('short')).toBeUndefined();
       expect(await s.sessions.user('x'.repeat(43))).toBeUndefined();
+    });
+
+    it('a session unused for the idle time ends; use keeps it alive', async () => {
+      const u = await user();
+      const t = await s.sessions.create(u.id);
+      const idleAgo = Date.now() - IDLE * 1000 - 1;
+      // Used recently: alive, and using it moves last_seen_at forward.
+      await env.raw.run('UPDATE sessions SET last_seen_at = ? WHERE user_id = ?', Date.now() - (IDLE - 30) * 1000, u.id);
+      expect((await s.sessions.user(t.token))?.id).toBe(u.id);
+      const [row] = await env.raw.all<{ last_seen_at: number }>('SELECT last_seen_at FROM sessions WHERE user_id = ?', u.id);
+      expect(row!.last_seen_at).toBeGreaterThan(Date.now() - 5000);
+      await env.raw.run('UPDATE sessions SET last_seen_at = ? WHERE user_id = ?', idleAgo, u.id);
+      expect(await s.sessions.user(t.token)).toBeUndefined();
+      // A row from before the column existed (NULL) counts from its creation.
+      const t2 = await s.sessions.create(u.id);
+      await env.raw.run('UPDATE sessions SET last_seen_at = NULL, created_at = ? WHERE user_id = ?', idleAgo, u.id);
+      expect(await s.sessions.user(t2.token)).toBeUndefined();
+    });
+
+    it('destroyAll ends every session of one user and no one else’s', async () => {
+      const u = await user();
+      const other = await user();
+      const ts = [await s.sessions.create(u.id), await s.sessions.create(u.id)];
+      const keep = await s.sessions.create(other.id);
+      expect(await s.sessions.destroyAll(u.id)).toBe(2);
+      for (const t of ts) expect(await s.sessions.user(t.token)).toBeUndefined();
+      expect((await s.sessions.user(keep.token))?.id).toBe(other.id);
+    });
+  });
+
+  describe('email verifications', () => {
+    it('a link is consumed once; expired and unknown links find nothing; clearEmail drops the rest', async () => {
+      const a = await s.verifications.create({ email: 'new@example.test', name: 'New', passwordHash: 'h' }, 60_000);
+      const b = await s.verifications.create({ email: 'NEW@example.test', name: 'Other', passwordHash: 'h2' }, 60_000);
+      expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(await s.verifications.consume(a)).toMatchObject({ email: 'new@example.test', name: 'New', password_hash: 'h', user_id: null });
+      expect(await s.verifications.consume(a)).toBeUndefined();
+      await s.verifications.clearEmail('new@example.test');
+      expect(await s.verifications.consume(b)).toBeUndefined();
+      const old = await s.verifications.create({ email: 'late@example.test', userId: (await user()).id }, -1);
+      expect(await s.verifications.consume(old)).toBeUndefined();
+      expect(await s.verifications.consume('x'.repeat(43))).toBeUndefined();
+      // Only hashes are stored.
+      expect(await env.raw.all('SELECT 1 FROM email_verifications WHERE token_hash = ?', b)).toEqual([]);
     });
   });
 
@@ -295,7 +356,40 @@ describe.each(engines)('app stores contract: %s', (engine, makeEngine) => {
         expect((await audits(d.id)).at(-1)).toEqual({ action, actor_id: o.id, target, detail });
       }
       const v = await s.access.view(d.id);
-      expect(v).toEqual({ version: 5, generalAccess: 'viewer', owner: { userId: o.id, email: o.email, name: o.name }, grants: [] });
+      expect(v).toEqual({ version: 5, generalAccess: 'viewer', owner: { userId: o.id, email: o.email, name: o.name }, grants: [], invitations: [] });
+    });
+
+    it('an invitation grants nothing (no version, no feed row) until accepted, which turns it into one grant with its feed row', async () => {
+      const o = await user();
+      const d = await s.docs.create(o.id, 'Invited');
+      const email = `invitee.${n}@example.test`;
+      let v = await s.access.putInvitation(o.id, d.id, email.toUpperCase(), 'editor');
+      expect(v.invitations).toEqual([{ email, role: 'editor', createdAt: expect.any(Number) }]);
+      expect(v.grants).toEqual([]);
+      expect(await version(d.id)).toBe(1);
+      expect(await feed(d.id)).toEqual([]);
+      expect((await audits(d.id)).map((a) => a.action)).toEqual(['access.invite']);
+      await rejectsWith(s.access.putInvitation(o.id, d.id, o.email, 'viewer'), 'bad_request');
+      await rejectsWith(s.access.deleteInvitation(o.id, d.id, 'nobody@example.test'), 'not_found');
+      const u = await s.users.create(email, 'Invitee', 'h', { verified: true });
+      expect(await s.access.acceptInvitations(u.id, email)).toBe(1);
+      v = await s.access.view(d.id);
+      expect(v.invitations).toEqual([]);
+      expect(v.grants).toEqual([{ userId: u.id, email, name: 'Invitee', role: 'editor' }]);
+      expect(await feed(d.id)).toEqual([{ version: 2, deleted: 0 }]);
+      expect((await audits(d.id)).at(-1)).toMatchObject({ action: 'access.grant', actor_id: o.id, target: email });
+      expect(await s.access.acceptInvitations(u.id, email)).toBe(0);
+      // Withdrawn before acceptance: nothing to accept; a grant supersedes a pending invitation.
+      const d2 = await s.docs.create(o.id, 'Withdrawn');
+      await s.access.putInvitation(o.id, d2.id, email, 'viewer');
+      expect((await s.access.deleteInvitation(o.id, d2.id, email)).invitations).toEqual([]);
+      await s.access.putInvitation(o.id, d2.id, email, 'viewer');
+      expect((await s.access.putGrant(o.id, d2.id, { userId: u.id, email }, 'viewer')).invitations).toEqual([]);
+      // A deleted document takes its invitations with it.
+      const d3 = await s.docs.create(o.id, 'Gone');
+      await s.access.putInvitation(o.id, d3.id, 'later@example.test', 'viewer');
+      await s.access.deleteDoc(o.id, d3.id);
+      expect(await env.raw.all('SELECT 1 FROM invitations WHERE doc_id = ?', d3.id)).toEqual([]);
     });
 
     it('a change that changes nothing writes nothing; errors write nothing', async () => {

@@ -11,12 +11,31 @@ import WebSocket from 'ws';
 import { expect } from 'vitest';
 import * as Y from 'yjs';
 import * as signupRoute from '../../app/api/auth/signup/route';
+import * as setupRoute from '../../app/api/auth/setup/route';
+import { PEER_HEADER } from '../../app/_server/client-address';
 import * as tokenRoute from '../../app/api/docs/[id]/token/route';
 import { getApp } from '../../app/_server/context';
 import type { SqliteDb } from '../../collab-server/persistence/sqlite';
 import { createFixture, spawnServer, type ChildServer, type Fixture } from './fixture';
 import type { SessionResponse } from '../../lib/api-schemas';
 import { waitFor } from './wait';
+
+/** The first-admin setup token of in-process test apps (setupAdmin uses it). */
+export const TEST_SETUP_TOKEN = 'test-setup-token-0123456789';
+
+/**
+ * What a test harness needs to sign many users up by REST from one address and share with them at
+ * once: no email verification, no per-address/global sign-in limits, a long hash line, a known
+ * setup token. The tests of verification and limits override these.
+ */
+export const HARNESS_APP_ENV: Record<string, string> = {
+  EMAIL_VERIFICATION: 'off',
+  AUTH_RATE_PER_ADDRESS: '0',
+  AUTH_RATE_GLOBAL: '0',
+  AUTH_HASH_PER_ADDRESS: '0',
+  AUTH_HASH_QUEUE: '100000',
+  SETUP_TOKEN: TEST_SETUP_TOKEN,
+};
 
 /** Env the app reads, set before its first request. scrypt at its minimum cost keeps sign-ups fast. */
 export function setAppEnv(dataDir: string, extra: Record<string, string> = {}): void {
@@ -25,6 +44,7 @@ export function setAppEnv(dataDir: string, extra: Record<string, string> = {}): 
     LOG_LEVEL: 'warn',
     PASSWORD_SCRYPT_LOG2N: '14',
     NEXT_TELEMETRY_DISABLED: '1',
+    ...HARNESS_APP_ENV,
     ...extra,
   });
 }
@@ -52,6 +72,8 @@ export interface CallOptions {
   params?: Record<string, string>;
   headers?: Record<string, string>;
   origin?: string;
+  /** The TCP peer address, as the server stamps it (x-tandem-peer-address). */
+  peer?: string;
 }
 
 export interface CallResult<T = any> {
@@ -68,6 +90,7 @@ export async function call<T = any>(handler: Handler, o: CallOptions = {}): Prom
   if (o.token) headers.set('authorization', `Bearer ${o.token}`);
   if (o.cookie) headers.set('cookie', o.cookie);
   if (o.origin) headers.set('origin', o.origin);
+  if (o.peer) headers.set(PEER_HEADER, o.peer);
   let body: string | undefined = o.rawBody;
   if (o.body !== undefined && body === undefined) body = JSON.stringify(o.body);
   if (body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
@@ -90,6 +113,13 @@ let n = 0;
 /** Sign up a new account through the real handler; returns its session. */
 export async function signUp(name = `User ${++n}`, email = `user${n}.${Date.now()}@example.test`, password = 'correct horse battery'): Promise<SessionResponse & { email: string; password: string }> {
   const r = await call<SessionResponse>(signupRoute.POST, { method: 'POST', path: '/api/auth/signup', body: { email, name, password } });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return { ...r.body, email, password };
+}
+
+/** Create the instance's first admin through the real setup handler (TEST_SETUP_TOKEN). */
+export async function setupAdmin(name = 'Ada Admin', email = `admin.${Date.now()}@example.test`, password = 'correct horse battery'): Promise<SessionResponse & { email: string; password: string }> {
+  const r = await call<SessionResponse>(setupRoute.POST, { method: 'POST', path: '/api/auth/setup', body: { setupToken: TEST_SETUP_TOKEN, email, name, password } });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return { ...r.body, email, password };
 }
