@@ -17,16 +17,16 @@ import * as jwks from '../../app/.well-known/jwks.json/route';
 import { getApp } from '../../app/_server/context';
 import { importPublicKey, readPublicKeyFile } from '../../lib/keys';
 import { verifyCollabToken } from '../../lib/token';
-import { call, expectError, type CallResult, signUp, useTempDataDir } from '../helpers/app';
+import { call, expectError, type CallResult, setupAdmin, signUp, useTempDataDir } from '../helpers/app';
 
 let env: ReturnType<typeof useTempDataDir>;
 let db: Database.Database;
-let admin: Awaited<ReturnType<typeof signUp>>;
+let admin: Awaited<ReturnType<typeof setupAdmin>>;
 
 beforeAll(async () => {
   // A non-default lifetime, to see COLLAB_TOKEN_TTL_SECONDS honoured.
   env = useTempDataDir({ COLLAB_TOKEN_TTL_SECONDS: '120' });
-  admin = await signUp('Admin', 'admin@example.test');
+  admin = await setupAdmin('Admin', 'admin@example.test');
   db = new Database(join(env.dir, 'tandem.db'));
 });
 afterAll(async () => {
@@ -64,6 +64,7 @@ describe('access list', () => {
       generalAccess: null,
       owner: { userId: o.user.id, email: o.email, name: 'Owner' },
       grants: [{ userId: b.user.id, email: 'bea@example.test', name: 'Bea', role: 'viewer' }],
+      invitations: [],
     });
   });
 
@@ -185,15 +186,20 @@ describe('access list', () => {
     expect(version(id)).toBe(1);
   });
 
-  it('404: unknown account for a grant (naming email), no grant to delete', async () => {
+  it('sharing with an address that has no account answers 200 with an invitation, like any share (no 404 that tells accounts apart); deleting what is not there is 404', async () => {
     const o = await signUp();
     const u = await signUp();
     const id = await create(o.token);
-    expectError(await putGrant(o.token, id, 'ghost@example.test', 'viewer'), 404, 'email');
-    expectError(await delGrant(o.token, id, 'ghost@example.test'), 404, 'email');
-    expectError(await delGrant(o.token, id, u.email), 404);
+    const r = await putGrant(o.token, id, 'ghost@example.test', 'viewer');
+    expect(r.status).toBe(200);
+    expect(r.body.invitations).toEqual([{ email: 'ghost@example.test', role: 'viewer', createdAt: expect.any(Number) }]);
+    // An invitation grants nothing: no version bump, no feed row for collab-server.
     expect(version(id)).toBe(1);
     expect(feed(id)).toEqual([]);
+    expect((await delGrant(o.token, id, 'ghost@example.test')).body.invitations).toEqual([]);
+    expectError(await delGrant(o.token, id, 'ghost@example.test'), 404, 'email');
+    expectError(await delGrant(o.token, id, u.email), 404, 'email');
+    expect(version(id)).toBe(1);
   });
 });
 

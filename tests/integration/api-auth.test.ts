@@ -30,13 +30,14 @@ afterAll(async () => {
 const cookieOf = (h: Headers) => (h.get('set-cookie') ?? '').split(';')[0]!;
 
 describe('accounts', () => {
-  it('the first account becomes instance admin and later ones do not', async () => {
+  it('no account becomes instance admin by signing up, not even the first', async () => {
     const first = await signUp('Ada', 'ada@example.test');
     const second = await signUp('Bob', 'bob@example.test');
-    expect(first.user.isAdmin).toBe(true);
+    // Being first no longer makes an admin: that takes the setup token (api-first-admin.test.ts).
+    expect(first.user.isAdmin).toBe(false);
     expect(second.user.isAdmin).toBe(false);
     expect(db.prepare('SELECT email, is_admin FROM users ORDER BY created_at, rowid').all()).toEqual([
-      { email: 'ada@example.test', is_admin: 1 },
+      { email: 'ada@example.test', is_admin: 0 },
       { email: 'bob@example.test', is_admin: 0 },
     ]);
   });

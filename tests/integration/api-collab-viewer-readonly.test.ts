@@ -8,7 +8,7 @@ import * as docs from '../../app/api/docs/route';
 import * as grants from '../../app/api/docs/[id]/access/grants/[email]/route';
 import * as audit from '../../app/api/admin/audit/route';
 import { provider, sameState, synced, waitFor } from '../helpers/fixture';
-import { call, collabToken, signUp, startStack, storedClientIds, storedDoc, type Stack } from '../helpers/app';
+import { call, collabToken, setupAdmin, signUp, startStack, storedClientIds, storedDoc, type Stack } from '../helpers/app';
 
 let stack: Stack;
 const open: WebsocketProvider[] = [];
@@ -32,7 +32,7 @@ async function connect(session: string, docId: string, doc = new Y.Doc(), connec
 }
 
 it("a viewer's updates (offline edits and live typing) never reach other clients or the store; an editor's do", async () => {
-  const admin = await signUp('Admin'); // first account: reads the audit log
+  const admin = await setupAdmin('Admin'); // the instance admin reads the audit log
   const owner = await signUp('Owner');
   const editor = await signUp('Editor');
   const viewer = await signUp('Viewer');

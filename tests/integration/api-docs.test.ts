@@ -11,7 +11,7 @@ import * as grants from '../../app/api/docs/[id]/access/grants/[email]/route';
 import * as general from '../../app/api/docs/[id]/access/general/route';
 import * as token from '../../app/api/docs/[id]/token/route';
 import { getApp } from '../../app/_server/context';
-import { call, expectError, type CallResult, signUp, useTempDataDir } from '../helpers/app';
+import { call, expectError, type CallResult, setupAdmin, signUp, useTempDataDir } from '../helpers/app';
 
 let env: ReturnType<typeof useTempDataDir>;
 let db: Database.Database;
@@ -19,7 +19,7 @@ let admin: Awaited<ReturnType<typeof signUp>>;
 
 beforeAll(async () => {
   env = useTempDataDir();
-  admin = await signUp('Admin', 'admin@example.test');
+  admin = await setupAdmin('Admin', 'admin@example.test');
   db = new Database(join(env.dir, 'tandem.db'), { readonly: true });
 });
 afterAll(async () => {

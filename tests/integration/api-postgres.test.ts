@@ -14,7 +14,7 @@ import * as doc from '../../app/api/docs/[id]/route';
 import * as grants from '../../app/api/docs/[id]/access/grants/[email]/route';
 import * as audit from '../../app/api/admin/audit/route';
 import { getApp } from '../../app/_server/context';
-import { call, expectError, signUp, useTempDataDir } from '../helpers/app';
+import { call, expectError, setupAdmin, signUp, useTempDataDir } from '../helpers/app';
 
 const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 it('sign-up, documents, sharing, deletion and the audit log run on PostgreSQL; no SQLite file is made', async () => {
-  const admin = await signUp('Admin', 'admin@example.test');
+  const admin = await setupAdmin('Admin', 'admin@example.test');
   expect(admin.user.isAdmin).toBe(true);
   const bea = await signUp('Bea', 'bea@example.test');
   expect(bea.user.isAdmin).toBe(false);
