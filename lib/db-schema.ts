@@ -12,6 +12,12 @@
  *   under which Yjs client id), collab_cursors (e.g. how far deleted documents have been purged).
  * A deleted document reaches collab-server through the feed (acl_changes.deleted = 1), which purges
  * its content; the app never deletes collab-server's rows.
+ * - doc_versions (version history, through lib/version-store.ts) has two writers by row and column:
+ *   collab-server adds automatic versions and applies retention (folding removed versions into the
+ *   next one); the app adds named and "restored" versions, renames, and deletes unnamed versions on
+ *   request (folding likewise). Every insert and fold holds the document's version lock, so the
+ *   chain of diffs stays whole whoever writes. Deleting a document purges its versions with the
+ *   rest of its content (collab-server).
  */
 /**
  * Connection settings both processes apply before the schema: WAL so readers never block the
@@ -137,6 +143,28 @@ CREATE TABLE IF NOT EXISTS doc_client_ids (
 CREATE TABLE IF NOT EXISTS collab_cursors (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
+);
+-- Version history: each version is the Yjs update from its base version's state vector (base_id
+-- NULL = a keyframe holding the whole state), so rebuilding one reads at most a keyframe interval
+-- of rows. Separate from the log and snapshots, so compaction never touches it.
+CREATE TABLE IF NOT EXISTS doc_versions (
+  id TEXT PRIMARY KEY,
+  doc_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('auto', 'named', 'restore')),
+  name TEXT,
+  created_by TEXT,
+  contributors TEXT NOT NULL,
+  last_edit_at INTEGER,
+  upto_seq INTEGER NOT NULL,
+  base_id TEXT,
+  depth INTEGER NOT NULL,
+  sv BLOB NOT NULL,
+  data BLOB NOT NULL,
+  bytes INTEGER NOT NULL,
+  restored_from TEXT,
+  UNIQUE (doc_id, n)
 );
 `;
 
@@ -281,6 +309,25 @@ CREATE TABLE IF NOT EXISTS ${s}.doc_client_ids (
 CREATE TABLE IF NOT EXISTS ${s}.collab_cursors (
   name TEXT PRIMARY KEY,
   value BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.doc_versions (
+  id TEXT PRIMARY KEY,
+  doc_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('auto', 'named', 'restore')),
+  name TEXT,
+  created_by TEXT,
+  contributors TEXT NOT NULL,
+  last_edit_at BIGINT,
+  upto_seq BIGINT NOT NULL,
+  base_id TEXT,
+  depth INTEGER NOT NULL,
+  sv BYTEA NOT NULL,
+  data BYTEA NOT NULL,
+  bytes INTEGER NOT NULL,
+  restored_from TEXT,
+  UNIQUE (doc_id, n)
 );
 `;
 }
