@@ -27,6 +27,17 @@ export const CloseCode = {
   UNAUTHORIZED: 4401,
   /** No access to this document, or access revoked (permanent). */
   FORBIDDEN: 4403,
+  /**
+   * A chunked message broke the CHUNK extension's rules (interleaved, out of order, past its
+   * declared total, empty). Permanent: the same client would do the same again.
+   */
+  BAD_CHUNKS: 4400,
+  /**
+   * A message over the limit: an unchunked one over MAX_MESSAGE_BYTES, or a chunked one declaring
+   * more than CHUNKED_MESSAGE_MAX_BYTES. Permanent, so a stock client that cannot chunk stops
+   * instead of re-sending the same oversize sync step 2 on every reconnect; its edits stay local.
+   */
+  MESSAGE_TOO_LARGE: 4413,
   /** Rate limited. */
   RATE_LIMITED: 4429,
   /**
@@ -35,6 +46,12 @@ export const CloseCode = {
    * editor says saving is paused.
    */
   STORAGE_UNAVAILABLE: 4503,
+  /**
+   * A chunked message stalled: no chunk for CHUNK_IDLE_TIMEOUT_MS before its declared total
+   * arrived. Its buffer is freed. Not permanent (a slow network is not the client's fault): the
+   * client reconnects and the sync handshake sends the edit again.
+   */
+  CHUNK_TIMEOUT: 4508,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;

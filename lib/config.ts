@@ -21,8 +21,16 @@ export const CollabConfigSchema = z.object({
   COLLAB_PORT: int(1234),
   /** Directory for the SQLite database and generated keys. */
   DATA_DIR: z.string().default('./data'),
-  /** Largest inbound WebSocket message; bigger ones close with 1009. */
+  /** Largest inbound WebSocket message (frame); bigger ones close with 4413 (permanent). Tandem's client chunks anything larger. */
   MAX_MESSAGE_BYTES: int(1024 * 1024),
+  /** Chunk size of the CHUNK extension, both directions (at most MAX_MESSAGE_BYTES minus a few bytes of framing). */
+  CHUNK_BYTES: int(256 * 1024),
+  /** Largest message a client may send in chunks (declared total); more closes with 4413. */
+  CHUNKED_MESSAGE_MAX_BYTES: int(64 * 1024 * 1024),
+  /** A chunked message with no chunk for this long is dropped, its buffer freed, the socket closed 4508. */
+  CHUNK_IDLE_TIMEOUT_MS: int(15_000),
+  /** Largest encoded document state; a write that would take a document past it is refused (permission-denied, audited). */
+  DOC_MAX_BYTES: int(64 * 1024 * 1024),
   /** Unsent bytes a socket may queue before it is closed with 1013 (it resyncs on reconnect). */
   SEND_BUFFER_CAP_BYTES: int(8 * 1024 * 1024),
   /** Ping interval; a socket that misses a pong by the next ping is terminated. */

@@ -10,7 +10,7 @@ export const errorTable = {
   forbidden: { status: 403, close: CloseCode.FORBIDDEN },
   not_found: { status: 404, close: CloseCode.FORBIDDEN },
   conflict: { status: 409, close: CloseCode.POLICY_VIOLATION },
-  payload_too_large: { status: 413, close: CloseCode.MESSAGE_TOO_BIG },
+  payload_too_large: { status: 413, close: CloseCode.MESSAGE_TOO_LARGE },
   rate_limited: { status: 429, close: CloseCode.RATE_LIMITED },
   unavailable: { status: 503, close: CloseCode.TRY_AGAIN_LATER },
   internal: { status: 500, close: CloseCode.INTERNAL_ERROR },

@@ -14,6 +14,12 @@
  *   103 role:          [103][varString role]                  server → client ("viewer" | "editor" | "owner")
  *   104 trace-context: [104][varString traceparent]           client → server: applies to the next sync frame;
  *                      server → client (only to clients that sent one): the trace of the next update frame
+ *   105 chunk-hello:   client → server [105][varUint version]  "I can send and receive chunked messages";
+ *                      server → client [105][varUint chunkBytes][varUint maxTotalBytes]  accepted: the
+ *                      client chunks every message above chunkBytes, none may total more than maxTotalBytes
+ *   106 chunk:         [106][varUint index][varUint totalBytes][varBytes part]  both directions, only after
+ *                      105 was answered: one message of totalBytes split into parts sent in order
+ *                      (index 0, 1, …); the first part starts with the inner message's type bytes
  */
 import * as encoding from 'lib0/encoding';
 
@@ -27,7 +33,14 @@ export const MessageType = {
   TOKEN_RESULT: 102,
   ROLE: 103,
   TRACE_CONTEXT: 104,
+  CHUNK_HELLO: 105,
+  CHUNK: 106,
 } as const;
+
+/** Version of the chunk extension this codec speaks (sent in CHUNK_HELLO). */
+export const CHUNK_VERSION = 1;
+/** Bytes a chunk frame adds around its part (type, index, total, part length: varints). */
+export const CHUNK_OVERHEAD_BYTES = 1 + 8 + 8 + 8;
 
 export const SyncType = { STEP1: 0, STEP2: 1, UPDATE: 2 } as const;
 
@@ -41,7 +54,9 @@ export type FrameKind =
   | 'query-awareness'
   | 'ext-hello'
   | 'token-refresh'
-  | 'trace-context';
+  | 'trace-context'
+  | 'chunk-hello'
+  | 'chunk';
 
 export type Frame =
   | { kind: 'sync-step1'; stateVector: Uint8Array }
@@ -52,7 +67,9 @@ export type Frame =
   | { kind: 'query-awareness' }
   | { kind: 'ext-hello'; info: string }
   | { kind: 'token-refresh'; token: string }
-  | { kind: 'trace-context'; traceparent: string };
+  | { kind: 'trace-context'; traceparent: string }
+  | { kind: 'chunk-hello'; version: number }
+  | { kind: 'chunk'; index: number; total: number; part: Uint8Array };
 
 /** Why a frame was refused by the decoder; maps to a close code in lib/errors. */
 export class FrameError extends Error {
@@ -140,6 +157,15 @@ export function decodeFrame(data: Uint8Array): Frame {
     case MessageType.TRACE_CONTEXT:
       frame = { kind: 'trace-context', traceparent: r.string() };
       break;
+    case MessageType.CHUNK_HELLO:
+      frame = { kind: 'chunk-hello', version: r.varUint() };
+      break;
+    case MessageType.CHUNK: {
+      const index = r.varUint();
+      const total = r.varUint();
+      frame = { kind: 'chunk', index, total, part: r.bytes() };
+      break;
+    }
     default:
       throw new FrameError('unknown-type', `unknown message type ${type}`);
   }
@@ -190,7 +216,56 @@ export const encode = {
   role: (role: string) => frameWith(MessageType.ROLE, (e) => encoding.writeVarString(e, role)),
   traceContext: (traceparent: string) =>
     frameWith(MessageType.TRACE_CONTEXT, (e) => encoding.writeVarString(e, traceparent)),
+  /** Client → server: offer the chunk extension. */
+  chunkHello: (version = CHUNK_VERSION) => frameWith(MessageType.CHUNK_HELLO, (e) => encoding.writeVarUint(e, version)),
+  /** Server → client: chunk extension accepted, with the chunk size and the largest total. */
+  chunkAccept: (chunkBytes: number, maxTotalBytes: number) =>
+    frameWith(MessageType.CHUNK_HELLO, (e) => {
+      encoding.writeVarUint(e, chunkBytes);
+      encoding.writeVarUint(e, maxTotalBytes);
+    }),
+  chunk: (index: number, total: number, part: Uint8Array) =>
+    frameWith(MessageType.CHUNK, (e) => {
+      encoding.writeVarUint(e, index);
+      encoding.writeVarUint(e, total);
+      encoding.writeVarUint8Array(e, part);
+    }),
 };
+
+/**
+ * Split one encoded message into chunk frames whose parts are at most `chunkBytes` each. The
+ * frames are what goes on the wire; a broadcast encodes them once and shares them.
+ */
+export function encodeChunks(message: Uint8Array, chunkBytes: number): Uint8Array[] {
+  if (chunkBytes < 1) throw new RangeError('chunkBytes must be positive');
+  const out: Uint8Array[] = [];
+  for (let off = 0, i = 0; off < message.byteLength; off += chunkBytes, i++) {
+    out.push(encode.chunk(i, message.byteLength, message.subarray(off, Math.min(off + chunkBytes, message.byteLength))));
+  }
+  return out;
+}
+
+/** What a message's first bytes say it is: enough to authorize a chunked write at its first chunk. */
+export function peekMessageKind(head: Uint8Array): FrameKind | 'unknown' {
+  const r = new Reader(head);
+  try {
+    const type = r.varUint();
+    if (type === MessageType.SYNC) {
+      const sub = r.varUint();
+      return sub === SyncType.STEP1 ? 'sync-step1' : sub === SyncType.STEP2 ? 'sync-step2' : sub === SyncType.UPDATE ? 'update' : 'unknown';
+    }
+    if (type === MessageType.AWARENESS) return 'awareness';
+    return 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Permission-denied reasons for a write refused by the document's size quota start with this
+ * slug, so a UI recognises them without matching the prose.
+ */
+export const DOC_TOO_LARGE_REASON = 'document-too-large';
 
 /** An awareness update with zero entries: a 3-byte keepalive the y-websocket client accepts. */
 export const EMPTY_AWARENESS_FRAME = encode.awareness(new Uint8Array([0]));

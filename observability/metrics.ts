@@ -131,6 +131,9 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
     clusterCatchUps: new Counter({ name: 'tandem_cluster_catchups_total', help: 'Reads of the update log to fill a gap, by why', labelNames: ['reason'] as const, registers: [registry] }),
     clusterCatchUpUpdates: new Counter({ name: 'tandem_cluster_catchup_updates_total', help: 'Updates applied from the log rather than from Redis', registers: [registry] }),
     clusterRedisUp: new Gauge({ name: 'tandem_cluster_redis_up', help: '1 when the Redis fan-out is connected and answering', registers: [registry] }),
+    // Large messages (CHUNK extension): what reassembly holds right now, and how chunked messages ended.
+    chunkBufferedBytes: new Gauge({ name: 'tandem_chunk_buffered_bytes', help: 'Bytes held by partly received chunked messages (all connections)', registers: [registry] }),
+    chunkedMessages: new Counter({ name: 'tandem_chunked_messages_total', help: 'Chunked messages by direction and outcome', labelNames: ['direction', 'result'] as const, registers: [registry] }),
   };
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tandem_process_', eventLoopMonitoringPrecision: 20 });
   return m;
