@@ -72,6 +72,10 @@ export const Attr = {
   CONNECTIONS: 'tandem.doc.connections',
   CONNECTIONS_CLOSED: 'tandem.acl.connections_closed',
   DOC_FOUND: 'tandem.doc.found',
+  /** Browser: an editor.edit span for edits made while disconnected, sent as sync step 2 on reconnect. */
+  EDIT_OFFLINE: 'tandem.edit.offline',
+  /** Local updates made while disconnected that this reconnect's sync step 2 carries. */
+  EDIT_OFFLINE_UPDATES: 'tandem.edit.offline_updates',
   INSTANCE: 'service.instance.id',
 } as const;
 

@@ -17,10 +17,11 @@
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import type { WebsocketProvider } from 'y-websocket';
 import * as decoding from 'lib0/decoding';
-import type * as encoding from 'lib0/encoding';
+import * as encoding from 'lib0/encoding';
 import { MessageType, encode } from '../lib/protocol';
 import { Attr, SpanName } from './attributes';
 import { contextFromTraceparent, formatTraceparent } from './trace-context';
+import { monotonicTracer } from './span-clock';
 
 type Handler = (encoder: encoding.Encoder, decoder: decoding.Decoder, provider: WebsocketProvider, emitSynced: boolean, messageType: number) => void;
 
@@ -47,7 +48,8 @@ const defaultAfterRender = (done: () => void) => {
 /** Trace this provider's outgoing edits and incoming renders. Returns a function that detaches. */
 export function attachBrowserTracing(provider: WebsocketProvider, opts: BrowserTracingOptions): () => void {
   const p = provider as unknown as ProviderInternals;
-  const { tracer } = opts;
+  // Same clock as the server's spans: monotonic and sub-millisecond, never Date.now().
+  const tracer = monotonicTracer(opts.tracer);
   const afterRender = opts.afterRender ?? defaultAfterRender;
   const send = (frame: Uint8Array) => {
     if (p.wsconnected && p.ws && p.ws.readyState === 1) p.ws.send(frame);
@@ -55,8 +57,15 @@ export function attachBrowserTracing(provider: WebsocketProvider, opts: BrowserT
 
   // Outgoing edits: the provider's own update handler, inside a span, preceded by our context.
   const originalUpdate = p._updateHandler;
+  // Local edits made while disconnected: they reach the server as the sync step 2 this client
+  // answers the server's sync step 1 with on reconnect, traced there (below) as one editor.edit.
+  let offlineUpdates = 0;
   const tracedUpdate = (update: Uint8Array, origin: unknown) => {
-    if (origin === provider || !p.wsconnected) return originalUpdate(update, origin);
+    if (origin === provider) return originalUpdate(update, origin);
+    if (!p.wsconnected) {
+      offlineUpdates++;
+      return originalUpdate(update, origin);
+    }
     const span = tracer.startSpan(SpanName.BROWSER_EDIT, {
       kind: SpanKind.CLIENT,
       attributes: { [Attr.DOC_ID]: p.roomname, [Attr.MESSAGE_BYTES]: update.byteLength },
@@ -89,6 +98,23 @@ export function attachBrowserTracing(provider: WebsocketProvider, opts: BrowserT
   p.messageHandlers[MessageType.SYNC] = (enc, dec, prov, emitSynced, type) => {
     const tp = remote;
     remote = null;
+    // The server's sync step 1 after a reconnect: our reply (step 2, written into `enc` and sent by
+    // the provider right after this handler) carries the offline edits. Its context goes first.
+    if (!tp && offlineUpdates > 0 && decoding.peekVarUint(dec) === 0) {
+      const span = tracer.startSpan(SpanName.BROWSER_EDIT, {
+        kind: SpanKind.CLIENT,
+        attributes: { [Attr.DOC_ID]: p.roomname, [Attr.EDIT_OFFLINE]: true, [Attr.EDIT_OFFLINE_UPDATES]: offlineUpdates },
+      });
+      offlineUpdates = 0;
+      try {
+        send(encode.traceContext(formatTraceparent(span.spanContext())));
+        originalSync(enc, dec, prov, emitSynced, type);
+        span.setAttribute(Attr.MESSAGE_BYTES, encoding.length(enc));
+      } finally {
+        span.end();
+      }
+      return;
+    }
     if (!tp) return originalSync(enc, dec, prov, emitSynced, type);
     const span = tracer.startSpan(
       SpanName.BROWSER_RENDER,

@@ -11,6 +11,7 @@
  */
 import { INVALID_SPAN_CONTEXT, context, isSpanContextValid, trace, type Context, type Span, type SpanOptions, type Tracer } from '@opentelemetry/api';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { monotonicTracer } from './span-clock';
 
 export interface TracingOptions {
   enabled: boolean;
@@ -84,7 +85,9 @@ export async function startTracing(opts: TracingOptions): Promise<Tracing> {
     instrumentations: [],
   });
   sdk.start();
-  const sdkTracer = trace.getTracer('tandem', '0.1.0');
+  // Every span on one monotonic sub-millisecond clock (./span-clock.ts), behind the root gate so an
+  // unsampled frame still costs only a Math.random().
+  const sdkTracer = monotonicTracer(trace.getTracer('tandem', '0.1.0'));
   const tracer = rootRatio < 1 ? new RootGateTracer(sdkTracer, rootRatio) : sdkTracer;
   return {
     tracer,

@@ -95,6 +95,74 @@ describe('tracing one edit from keystroke to the other browser', () => {
     expect(text).toMatch(new RegExp(`tandem_update_handling_seconds_bucket\\{[^}]*\\} \\d+ # \\{trace_id="${traceId}"\\}`));
   });
 
+  it('in the span tree of one keystroke no child starts before its parent, and in-process children end before their parents', async () => {
+    const owner = fx.user();
+    const docId = fx.doc(owner);
+    const a = await tracedBrowser(docId, owner);
+    await tracedBrowser(docId, owner);
+    await waitFor(() => [...srv.server.connections].filter((c) => c.docId === docId && c.traceExt).length === 2, { what: 'trace opt-in' });
+    browserSpans.reset();
+    serverSpans.reset();
+    for (let i = 0; i < 20; i++) a.doc.getText('t').insert(i, 'x');
+    // Every keystroke's trace, once the other browser rendered it.
+    const edits = await waitFor(() => (byName(browserSpans.getFinishedSpans(), SpanName.BROWSER_EDIT).length === 20 ? byName(browserSpans.getFinishedSpans(), SpanName.BROWSER_EDIT) : undefined), { what: '20 edit spans' });
+    const traces = new Set(edits.map((e) => e.spanContext().traceId));
+    await waitFor(() => byName(browserSpans.getFinishedSpans(), SpanName.BROWSER_RENDER).filter((r) => traces.has(r.spanContext().traceId)).length === 20, { what: '20 renders' });
+    await waitFor(() => byName(serverSpans.getFinishedSpans(), SpanName.MESSAGE).filter((m) => traces.has(m.spanContext().traceId)).length === 20, { what: '20 collab.message spans ended' });
+    const ns = (t: [number, number]) => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
+    const all = [...browserSpans.getFinishedSpans().map((s) => ({ s, side: 'browser' })), ...serverSpans.getFinishedSpans().map((s) => ({ s, side: 'server' }))].filter((x) => traces.has(x.s.spanContext().traceId));
+    const byId = new Map(all.map((x) => [x.s.spanContext().spanId, x]));
+    let checked = 0;
+    const bad: string[] = [];
+    for (const { s, side } of all) {
+      const parent = byId.get(parentOf(s) ?? '');
+      if (!parent) continue;
+      checked++;
+      if (ns(s.startTime) < ns(parent.s.startTime)) bad.push(`${s.name} starts ${ns(parent.s.startTime) - ns(s.startTime)} ns before ${parent.s.name}`);
+      // Across a process boundary (browser → server → other browser) a child is asynchronous by
+      // nature; within one process it must end inside its parent.
+      if (side === parent.side && ns(s.endTime) > ns(parent.s.endTime)) bad.push(`${s.name} ends ${ns(s.endTime) - ns(parent.s.endTime)} ns after ${parent.s.name}`);
+    }
+    expect(bad).toEqual([]);
+    // editor.edit → collab.message → authz/append/apply/broadcast → editor.render: 6 parent links each.
+    expect(checked).toBe(20 * 6);
+    // Sub-millisecond start times, not whole milliseconds.
+    const msgs = all.filter((x) => x.s.name === SpanName.MESSAGE);
+    expect(msgs.some((x) => x.s.startTime[1] % 1_000_000 !== 0)).toBe(true);
+  });
+
+  it('an edit made offline and sent on reconnect (sync step 2) is one editor.edit-rooted trace to the other browser\'s render', async () => {
+    const owner = fx.user();
+    const docId = fx.doc(owner);
+    const a = await tracedBrowser(docId, owner);
+    const b = await tracedBrowser(docId, owner);
+    await waitFor(() => [...srv.server.connections].filter((c) => c.docId === docId && c.traceExt).length === 2, { what: 'trace opt-in' });
+    a.disconnect();
+    await waitFor(() => !a.wsconnected && [...srv.server.connections].filter((c) => c.docId === docId).length === 1, { what: 'a offline' });
+    browserSpans.reset();
+    serverSpans.reset();
+    a.doc.getText('t').insert(0, 'written on the train');
+    a.doc.getText('t').insert(0, '» ');
+    a.connect();
+
+    const edit = await waitFor(() => byName(browserSpans.getFinishedSpans(), SpanName.BROWSER_EDIT).find((s) => s.attributes[Attr.EDIT_OFFLINE] === true), { what: 'offline editor.edit span' });
+    expect(edit.parentSpanContext).toBeUndefined();
+    expect(edit.attributes[Attr.EDIT_OFFLINE_UPDATES]).toBe(2);
+    const traceId = edit.spanContext().traceId;
+    const inTrace = () => serverSpans.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    const msg = await waitFor(() => byName(inTrace(), SpanName.MESSAGE)[0], { what: 'collab.message of the sync step 2' });
+    expect(parentOf(msg)).toBe(edit.spanContext().spanId);
+    expect(msg.attributes[Attr.MESSAGE_TYPE]).toBe('sync-step2');
+    const broadcast = await waitFor(() => byName(inTrace(), SpanName.BROADCAST)[0], { what: 'broadcast in the trace' });
+    expect(parentOf(broadcast)).toBe(msg.spanContext().spanId);
+    const render = await waitFor(
+      () => byName(browserSpans.getFinishedSpans(), SpanName.BROWSER_RENDER).find((s) => s.spanContext().traceId === traceId),
+      { what: "the other browser's render in the same trace" },
+    );
+    expect(parentOf(render)).toBe(broadcast.spanContext().spanId);
+    await waitFor(() => b.doc.getText('t').toString() === '» written on the train', { what: 'b has the offline edit' });
+  });
+
   it("a viewer's refused write carries the refusal reason on collab.message and collab.authz, and its log line the trace id", async () => {
     const owner = fx.user();
     const viewer = fx.user();
