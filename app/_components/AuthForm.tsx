@@ -1,22 +1,28 @@
 'use client';
-/** Sign-in and sign-up form: posts to the auth API, shows field errors inline, then goes to `next`. */
+/**
+ * Sign-in, sign-up and first-admin setup form: posts to the auth API, shows field errors inline, then
+ * goes to `next`. A sign-up that needs email verification ends on "check your email" instead.
+ */
 import Link from 'next/link';
 import { useRouter, useSearchParams } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
-import { LoginBodySchema, SignupBodySchema } from '@/lib/api-schemas';
+import { LoginBodySchema, safeNextPath, SetupBodySchema, SignupBodySchema } from '@/lib/api-schemas';
 import { api, ApiError } from './api';
 
-/** Only same-site paths, so `?next=` cannot send a user to another origin. */
-function safeNext(n: string | null): string {
-  return n && n.startsWith('/') && !n.startsWith('//') ? n : '/';
-}
+type Mode = 'signin' | 'signup' | 'setup';
 
-export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
+const endpoint: Record<Mode, string> = { signin: '/api/auth/login', signup: '/api/auth/signup', setup: '/api/auth/setup' };
+const schema = { signin: LoginBodySchema, signup: SignupBodySchema, setup: SetupBodySchema };
+
+/** `setupNeeded`: the instance has no admin yet, so sign-in and sign-up point to /setup. */
+export function AuthForm({ mode, setupNeeded = false }: { mode: Mode; setupNeeded?: boolean }) {
   const router = useRouter();
   const params = useSearchParams();
-  const next = safeNext(params.get('next'));
+  // Only same-site paths, so `?next=` cannot send a user to another origin (`/\evil` included).
+  const next = safeNextPath(params.get('next'));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
+  const [sentTo, setSentTo] = useState<string | null>(null);
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -24,10 +30,11 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
     const body = {
       email: String(f.get('email') ?? ''),
       password: String(f.get('password') ?? ''),
-      ...(mode === 'signup' ? { name: String(f.get('name') ?? '') } : {}),
+      ...(mode !== 'signin' ? { name: String(f.get('name') ?? '') } : {}),
+      ...(mode === 'setup' ? { setupToken: String(f.get('setupToken') ?? '') } : {}),
     };
     // The API's own schema, checked here first so a typo never costs a round trip (or a 400).
-    const check = (mode === 'signup' ? SignupBodySchema : LoginBodySchema).safeParse(body);
+    const check = schema[mode].safeParse(body);
     if (!check.success) {
       const issue = check.error.issues[0]!;
       const field = issue.path.join('.') || undefined;
@@ -37,7 +44,12 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
     setBusy(true);
     setError(null);
     try {
-      await api(mode === 'signup' ? '/api/auth/signup' : '/api/auth/login', { method: 'POST', body });
+      const res = await api<{ verification?: string; email?: string }>(endpoint[mode], { method: 'POST', body });
+      if (res?.verification === 'sent') {
+        setBusy(false);
+        setSentTo(res.email ?? body.email);
+        return;
+      }
       router.replace(next);
       router.refresh();
     } catch (err) {
@@ -54,18 +66,49 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
       </span>
     ) : null;
 
+  if (sentTo) {
+    return (
+      <main className="auth-wrap">
+        <div className="card auth-card" data-testid="check-email">
+          <h1>Check your email</h1>
+          <p>
+            We sent a link to <strong>{sentTo}</strong>. Open it to finish creating your account; documents shared with this address reach you once it is
+            confirmed.
+          </p>
+          <p className="small muted">The link works once, for 48 hours. Nothing arrived? Check your spam folder, or sign up again for a new link.</p>
+        </div>
+      </main>
+    );
+  }
+
   return (
     <main className="auth-wrap">
       <div className="card auth-card">
         <Link href="/" className="brand" aria-label="Tandem home">
           <img src="/icon.svg" alt="" /> Tandem
         </Link>
-        <h1>{mode === 'signup' ? 'Create your account' : 'Welcome back'}</h1>
+        <h1>{mode === 'signup' ? 'Create your account' : mode === 'setup' ? 'Set up this instance' : 'Welcome back'}</h1>
         <p className="muted small" style={{ margin: 0 }}>
-          {mode === 'signup' ? 'Write together, in real time.' : 'Sign in to your documents.'}
+          {mode === 'signup'
+            ? 'Write together, in real time.'
+            : mode === 'setup'
+              ? 'Create the first admin with the one-time setup token printed in the app’s log at start (or SETUP_TOKEN).'
+              : 'Sign in to your documents.'}
         </p>
+        {setupNeeded && mode !== 'setup' && (
+          <div className="banner banner-info" role="status">
+            This instance has no admin yet. <Link href="/setup">Set up this instance</Link>
+          </div>
+        )}
         <form onSubmit={onSubmit} noValidate>
-          {mode === 'signup' && (
+          {mode === 'setup' && (
+            <label className="field">
+              Setup token
+              <input className="input" name="setupToken" autoComplete="off" required aria-invalid={error?.field === 'setupToken'} />
+              {fieldError('setupToken')}
+            </label>
+          )}
+          {mode !== 'signin' && (
             <label className="field">
               Name
               <input className="input" name="name" autoComplete="name" required maxLength={100} aria-invalid={error?.field === 'name'} />
@@ -83,12 +126,12 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
               className="input"
               name="password"
               type="password"
-              autoComplete={mode === 'signup' ? 'new-password' : 'current-password'}
+              autoComplete={mode !== 'signin' ? 'new-password' : 'current-password'}
               required
-              minLength={mode === 'signup' ? 8 : 1}
+              minLength={mode !== 'signin' ? 8 : 1}
               aria-invalid={error?.field === 'password'}
             />
-            {mode === 'signup' && !fieldError('password') && <span className="muted small" style={{ fontWeight: 400 }}>At least 8 characters.</span>}
+            {mode !== 'signin' && !fieldError('password') && <span className="muted small" style={{ fontWeight: 400 }}>At least 8 characters.</span>}
             {fieldError('password')}
           </label>
           {error && !error.field && (
@@ -97,11 +140,11 @@ export function AuthForm({ mode }: { mode: 'signin' | 'signup' }) {
             </div>
           )}
           <button className="btn btn-primary" type="submit" disabled={busy}>
-            {busy ? 'Please wait…' : mode === 'signup' ? 'Create account' : 'Sign in'}
+            {busy ? 'Please wait…' : mode !== 'signin' ? 'Create account' : 'Sign in'}
           </button>
         </form>
         <p className="small muted" style={{ marginTop: 18, marginBottom: 0 }}>
-          {mode === 'signup' ? (
+          {mode !== 'signin' ? (
             <>
               Already have an account? <Link href={`/signin${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`}>Sign in</Link>
             </>

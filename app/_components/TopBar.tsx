@@ -5,21 +5,21 @@ import { useRouter } from 'next/navigation';
 import { useState } from 'react';
 import { api, type Me } from './api';
 import { Avatar } from './Avatar';
-import { PAGE_CACHE } from './editor/offline';
+import { purgeUserLocal } from './local-data';
 
 export function TopBar({ me, children }: { me: Me | null; children?: React.ReactNode }) {
   const router = useRouter();
   const [busy, setBusy] = useState(false);
-  async function signOut() {
+  async function signOut(everywhere = false) {
     setBusy(true);
     try {
-      await api('/api/auth/logout', { method: 'POST' });
+      await api(`/api/auth/logout${everywhere ? '?everywhere=1' : ''}`, { method: 'POST' });
     } catch (err) {
       // Signing out locally still makes sense when the server is unreachable.
       console.warn('sign-out request failed', err);
     }
-    // Pages cached for offline use carry this user's identity: drop them with the session.
-    if ('caches' in window) await caches.delete(PAGE_CACHE).catch((err: unknown) => console.warn('could not clear the offline cache', err));
+    // Offline copies of documents and cached pages carry this user's content: drop them with the session.
+    if (me) await purgeUserLocal(me.id);
     router.replace('/signin');
     router.refresh();
   }
@@ -41,8 +41,11 @@ export function TopBar({ me, children }: { me: Me | null; children?: React.React
             <Avatar id={me.id} name={me.name} />
             <span className="hide-sm" data-testid="me-name">{me.name}</span>
           </span>
-          <button className="btn btn-sm" onClick={signOut} disabled={busy}>
+          <button className="btn btn-sm" onClick={() => void signOut()} disabled={busy}>
             Sign out
+          </button>
+          <button className="btn btn-ghost btn-sm hide-sm" onClick={() => void signOut(true)} disabled={busy} title="End your sessions on every device">
+            Sign out everywhere
           </button>
         </>
       )}

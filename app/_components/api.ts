@@ -42,10 +42,17 @@ export interface Grant {
   role: 'viewer' | 'editor';
 }
 
+/** A share waiting for its address to be confirmed. */
+export interface Invitation {
+  email: string;
+  role: 'viewer' | 'editor';
+}
+
 export interface AccessList {
   version: number;
   generalAccess: GeneralAccess;
   grants: Grant[];
+  invitations?: Invitation[];
 }
 
 /** Call the API; throws ApiError for non-2xx (status 0 when the network is down). */

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { ConsoleWatch, E2E_TOKEN_TTL_SECONDS, editorText, newUser, SCREENSHOTS, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
+import { TEST_SETUP_TOKEN } from '../helpers/harness-env';
 
 let stack: Stack;
 let alice: User; // first account: instance admin, owns the shared document
@@ -60,6 +61,10 @@ describe('Tandem in the browser', () => {
     await page.waitForURL(/\/signin/);
     await page.getByRole('link', { name: 'Create an account' }).click();
     await page.waitForURL(/\/signup/);
+    // A fresh instance has no admin: the first one is created with the one-time setup token.
+    await page.getByRole('link', { name: 'Set up this instance' }).click();
+    await page.waitForURL(/\/setup/);
+    await page.getByLabel('Setup token').fill(TEST_SETUP_TOKEN);
     await page.getByLabel('Name').fill('Alice Archer');
     await page.getByLabel('Email').fill(a.email);
     await page.getByLabel('Password').fill('short');
@@ -70,7 +75,7 @@ describe('Tandem in the browser', () => {
     await page.waitForURL((u) => u.pathname === '/');
     await page.getByTestId('docs-empty').waitFor();
     const me = (await (await a.context.request.get('/api/me')).json()) as { user: { id: string; isAdmin: boolean } };
-    expect(me.user.isAdmin).toBe(true); // the first account administers the instance
+    expect(me.user.isAdmin).toBe(true); // created with the setup token: administers the instance
     alice = { ...a, name: 'Alice Archer', id: me.user.id };
 
     await page.getByTestId('new-doc').click();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
 import { waitFor } from '../helpers/wait';
+import { HARNESS_APP_ENV } from '../helpers/harness-env';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const SCREENSHOTS = join(ROOT, 'tests/e2e/screenshots');
@@ -137,6 +138,9 @@ export async function startStack(): Promise<Stack> {
       COLLAB_PORT: String(collabPort),
       COLLAB_HTTP_URL: `http://127.0.0.1:${collabPort}`,
       PASSWORD_SCRYPT_LOG2N: '14',
+      // Browsers sign many users up from one address: no mailed links, no per-address limits;
+      // the first admin is created on /setup with this token.
+      ...HARNESS_APP_ENV,
       // Short-lived collab tokens: every scenario also exercises in-band renewal, and an expired
       // session shows its banner within a test's time.
       COLLAB_TOKEN_TTL_SECONDS: String(E2E_TOKEN_TTL_SECONDS),

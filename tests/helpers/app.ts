@@ -19,23 +19,9 @@ import type { SqliteDb } from '../../collab-server/persistence/sqlite';
 import { createFixture, spawnServer, type ChildServer, type Fixture } from './fixture';
 import type { SessionResponse } from '../../lib/api-schemas';
 import { waitFor } from './wait';
+import { HARNESS_APP_ENV, TEST_SETUP_TOKEN } from './harness-env';
 
-/** The first-admin setup token of in-process test apps (setupAdmin uses it). */
-export const TEST_SETUP_TOKEN = 'test-setup-token-0123456789';
-
-/**
- * What a test harness needs to sign many users up by REST from one address and share with them at
- * once: no email verification, no per-address/global sign-in limits, a long hash line, a known
- * setup token. The tests of verification and limits override these.
- */
-export const HARNESS_APP_ENV: Record<string, string> = {
-  EMAIL_VERIFICATION: 'off',
-  AUTH_RATE_PER_ADDRESS: '0',
-  AUTH_RATE_GLOBAL: '0',
-  AUTH_HASH_PER_ADDRESS: '0',
-  AUTH_HASH_QUEUE: '100000',
-  SETUP_TOKEN: TEST_SETUP_TOKEN,
-};
+export { HARNESS_APP_ENV, TEST_SETUP_TOKEN };
 
 /** Env the app reads, set before its first request. scrypt at its minimum cost keeps sign-ups fast. */
 export function setAppEnv(dataDir: string, extra: Record<string, string> = {}): void {

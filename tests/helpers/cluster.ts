@@ -34,6 +34,7 @@ import { buildIsStale } from '../../collab-server/deploy/cluster';
 import { startNginx, type RunningNginx } from '../../collab-server/deploy/nginx';
 import { ROOT } from './fixture';
 import { waitFor } from './wait';
+import { HARNESS_APP_ENV } from './harness-env';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -307,8 +308,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
             // Browsers reach collab-server through nginx, as with `npm run cluster`.
             COLLAB_PUBLIC_URL: `ws://127.0.0.1:${nginxPort}/collab`,
             COLLAB_HTTP_URL: instances[0]!.httpUrl,
-            // Cheaper password hashing: tests sign up many users.
+            // Cheaper password hashing: tests sign up many users (from one address, verified at once).
             PASSWORD_SCRYPT_LOG2N: '14',
+            ...HARNESS_APP_ENV,
             ...opts.appEnv,
           }),
         );

@@ -118,7 +118,29 @@ export function ShareDialog({ docId, open, onClose }: { docId: string; open: boo
               </button>
             </li>
           ))}
-          {access.grants.length === 0 && <li className="muted small">Only you so far. Add people above.</li>}
+          {(access.invitations ?? []).map((i) => (
+            <li key={`invite:${i.email}`} data-testid="share-invitation" data-email={i.email}>
+              <Avatar id={i.email} name={i.email} />
+              <div className="who">
+                <div>{i.email}</div>
+                <div className="muted small">Invited: gets access once this address is confirmed</div>
+              </div>
+              <select
+                className="select"
+                aria-label={`Role of ${i.email}`}
+                value={i.role}
+                disabled={busy}
+                onChange={(e) => void setRole(i.email, e.target.value as GrantRole)}
+              >
+                <option value="viewer">Viewer</option>
+                <option value="editor">Editor</option>
+              </select>
+              <button className="btn btn-ghost btn-sm" onClick={() => void remove(i.email)} disabled={busy} aria-label={`Remove ${i.email}`}>
+                Remove
+              </button>
+            </li>
+          ))}
+          {access.grants.length === 0 && !(access.invitations ?? []).length && <li className="muted small">Only you so far. Add people above.</li>}
         </ul>
       )}
       <div className="section-label">General access</div>

@@ -14,6 +14,7 @@ import { CloseCode } from '@/lib/close-codes';
 import { CollabClient, type ClosedInfo, type CollabStatus, type CollabToken } from '@/lib/collab-client';
 import type { TokenResponse } from '@/lib/api-schemas';
 import { api, ApiError } from '../api';
+import { purgeDocLocal } from '../local-data';
 import { traceProviderIfConfigured } from '@/observability/browser';
 
 export interface CollabView {
@@ -97,6 +98,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
 
     const fail = (info: ClosedInfo) => {
       if (cancelled) return;
+      // Access revoked or the document deleted: its content must not stay on this device.
+      if (info.code === CloseCode.FORBIDDEN) void idb.clearData().then(() => purgeDocLocal(userId, docId));
       setClosed(info);
       setStatus((s) => ({ ...s, state: 'closed' }));
       setRetryAt(null);
