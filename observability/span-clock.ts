@@ -75,7 +75,7 @@ class MonotonicTracer implements Tracer {
     const ctx = (args.length > 2 ? args[1] : undefined) as Context | undefined;
     const parent = ctx ?? context.active();
     const span = this.startSpan(name, options, parent);
-    return context.with(trace.setSpan(parent, span), fn, undefined, span) as ReturnType<F>;
+    return context.with(trace.setSpan(parent, span), fn as (s: Span) => ReturnType<F>, undefined, span);
   }
 }
 
