@@ -67,6 +67,8 @@ export interface LiveDocDeps {
   tracer?: Tracer;
   /** Scaled out: tell the other instances (after the durable append). Undefined on one machine. */
   publish?: (docId: string, m: OutgoingMessage) => void;
+  /** After a batch is durable, applied and broadcast (version history notes the change; collab-server/versions.ts). */
+  onStored?: (doc: LiveDoc, batch: readonly Pending[]) => void;
 }
 
 export class LiveDoc {
@@ -386,6 +388,7 @@ export class LiveDoc {
     if (traced) endTraces(batch, traced, done);
     // Durable and applied here: now the other instances. One message per writer in the batch.
     if (this.deps.publish) this.publishBatch(firstSeq, batch);
+    this.deps.onStored?.(this, batch);
     let exemplar: Record<string, string> | undefined;
     for (const p of batch) {
       const seconds = (done - p.receivedAt) / 1000;
@@ -665,6 +668,22 @@ export class LiveDoc {
     if (this.gapTimer) clearTimeout(this.gapTimer);
     this.awareness.destroy();
     this.ydoc.destroy();
+  }
+
+  /**
+   * Write an update as the server itself (a REST restore): admitted like a client's (the gap check
+   * learns its clocks, or clients' later deletes of its content would look like gaps), then the
+   * normal path: stored, applied, broadcast, published. True once applied; false if the store
+   * refused it.
+   */
+  async writeAsServer(update: Uint8Array, reason: string): Promise<boolean> {
+    this.materialize();
+    const { to } = Y.parseUpdateMeta(update);
+    for (const [client, clock] of to) if (clock > (this.known.get(client) ?? 0)) this.known.set(client, clock);
+    this.enqueue(update, { kind: 'server', reason });
+    await this.drain();
+    const sv = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    return [...to].every(([client, clock]) => (sv.get(client) ?? 0) >= clock);
   }
 
   /** Flush what is queued without unloading (graceful shutdown drains through this). */

@@ -18,6 +18,7 @@ import { createInstanceRegistry } from './cluster/instances';
 import { createRedisConnectionLimits } from './limits';
 import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
 import { createCollabServer } from './server';
+import { createVersionCapture } from './versions';
 
 async function main(): Promise<void> {
   const cfg = parseCollabConfig(process.env);
@@ -30,7 +31,19 @@ async function main(): Promise<void> {
   const log = createLogger({ service: 'collab-server', instance, level: cfg.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
   const tracing = await startTracing({ enabled: cfg.OTEL_ENABLED, serviceName: 'collab-server', instance, contextManager: 'sync' });
   const dataDir = resolve(cfg.DATA_DIR);
-  const { engine, store, acl, audit, close: closeStores } = await openStores(cfg, dataDir, instance, metrics, log);
+  const { engine, store, acl, audit, versions, close: closeStores } = await openStores(cfg, dataDir, instance, metrics, log);
+  const HOUR = 3_600_000;
+  const versionCapture = createVersionCapture({
+    versions,
+    store,
+    metrics,
+    log,
+    quietMs: cfg.VERSION_QUIET_MS,
+    maxIntervalMs: cfg.VERSION_MAX_INTERVAL_MS,
+    keyframeEvery: cfg.VERSION_KEYFRAME_EVERY,
+    retention: { keepAllMs: cfg.VERSION_KEEP_ALL_HOURS * HOUR, keepHourlyMs: cfg.VERSION_KEEP_HOURLY_HOURS * HOUR, keepDailyMs: cfg.VERSION_KEEP_DAILY_DAYS * 24 * HOUR },
+    sweepMs: cfg.VERSION_SWEEP_MS,
+  });
   // Scaled out: Redis carries updates and presence between instances, the shared log fills in for
   // whatever it drops. PostgreSQL without Redis still works: the log poll alone carries them.
   const bus = cfg.REDIS_URL ? createRedisBus({ url: cfg.REDIS_URL, prefix: cfg.REDIS_PREFIX, instanceId: instance, metrics, log }) : undefined;
@@ -73,6 +86,7 @@ async function main(): Promise<void> {
     tracer: tracing.tracer,
     store,
     sync,
+    versions: versionCapture,
     acl,
     auth,
     metrics,
@@ -115,6 +129,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await server.close();
+    versionCapture.close();
     await connectionLimits?.close();
     await instances?.close();
     redis?.disconnect();

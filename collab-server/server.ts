@@ -21,6 +21,7 @@ import { createMessageHandler } from './message-handler';
 import type { DocStore } from './persistence/doc-store';
 import { DocRegistry } from './registry';
 import { createDeletionPurger } from './deletions';
+import type { VersionCapture } from './versions';
 import type { DocSync } from './cluster/doc-sync';
 import { createConnectionLimits, type ConnectionLimits, type LimitKind } from './limits';
 
@@ -50,6 +51,8 @@ export interface CollabServerOptions {
   tracer?: Tracer;
   /** Scaled out (PostgreSQL, optionally Redis): keeps loaded documents in step across instances. */
   sync?: DocSync;
+  /** Version history: automatic versions after durable batches, and the REST restore endpoint (collab-server/versions.ts). */
+  versions?: VersionCapture;
 }
 
 export interface CollabServer {
@@ -73,7 +76,9 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     compactIdleMs: o.compactIdleMs,
     tracer: o.tracer,
     sync: o.sync,
+    onStored: o.versions?.onStored,
   });
+  o.versions?.attach({ registry, auth: o.auth });
   const purger = createDeletionPurger({ acl: o.acl, store: o.store, metrics, log });
   const connections = new Set<Connection>();
   /** The audit hook must never break the socket path (e.g. its database closing at shutdown). */
@@ -130,6 +135,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
 
   const server = http.createServer((req, res) => {
     if (adminApi(req, res)) return;
+    if (o.versions?.http(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');

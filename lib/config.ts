@@ -94,6 +94,20 @@ export const CollabConfigSchema = z.object({
   /** Turn OpenTelemetry tracing on (standard OTEL_* variables configure the exporter). */
   OTEL_ENABLED: bool(false),
   INSTANCE_ID: z.string().default(''),
+  /** Version history: a changed document quiet this long gets an automatic version... */
+  VERSION_QUIET_MS: int(120_000),
+  /** ...and at least one this often while it keeps changing. */
+  VERSION_MAX_INTERVAL_MS: int(600_000),
+  /** A full keyframe every this many versions (the rest are diffs), bounding a rebuild's reads. */
+  VERSION_KEYFRAME_EVERY: z.coerce.number().int().min(1).max(1000).default(20),
+  /** Retention: every version younger than this many hours is kept... */
+  VERSION_KEEP_ALL_HOURS: int(7 * 24),
+  /** ...then the newest of each hour up to this age (hours)... */
+  VERSION_KEEP_HOURLY_HOURS: int(30 * 24),
+  /** ...then the newest of each day, up to this age in days (0 = forever). Named versions are always kept. */
+  VERSION_KEEP_DAILY_DAYS: int(0),
+  /** How often versions a timer could not take (unload, restart) are taken from the store, and retention runs; 0 = never. */
+  VERSION_SWEEP_MS: int(60_000),
 });
 
 export type CollabConfig = z.infer<typeof CollabConfigSchema>;
