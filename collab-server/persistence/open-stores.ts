@@ -9,6 +9,7 @@ import type { Logger } from '../../observability/logger';
 import { createOpenAclStore, createPostgresAclStore, createSqliteAclStore, type AclStore } from '../acl-store';
 import { createPostgresAuditSink, createSqliteAuditSink, type AuditSink } from '../audit';
 import type { DocStore } from './doc-store';
+import { createPgVersionStore, createSqliteVersionStore, type VersionStore } from '../../lib/version-store';
 import { createPostgresDocStoreOnPool } from './postgres';
 import { openPgPool } from './pg-pool';
 import { createSqliteDocStore, openSqlite } from './sqlite';
@@ -18,6 +19,8 @@ export interface Stores {
   store: DocStore;
   acl: AclStore;
   audit: AuditSink;
+  /** Version history (doc_versions) on the same handle. */
+  versions: VersionStore;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function openStores(cfg: CollabConfig, dataDir: string, instance: s
         metrics.errors.inc({ where: 'audit' });
         log.error({ err }, 'audit write failed');
       }),
+      versions: createPgVersionStore(pool, cfg.DATABASE_SCHEMA),
       close: () => pool.end(),
     };
   }
@@ -45,6 +49,7 @@ export async function openStores(cfg: CollabConfig, dataDir: string, instance: s
     store: createSqliteDocStore(db),
     acl: cfg.ALLOW_ANONYMOUS ? createOpenAclStore() : createSqliteAclStore(db, cfg.ACL_POLL_MS, onAclError),
     audit: createSqliteAuditSink(db),
+    versions: createSqliteVersionStore(db),
     close: async () => {
       db.close();
     },

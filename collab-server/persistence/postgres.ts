@@ -129,10 +129,10 @@ export function createPostgresDocStoreOnPool(pool: pg.Pool, schemaName: string, 
       }
     },
     async delete(docId) {
-      // One statement: all four tables or none.
+      // One statement: all five tables (versions too) or none.
       await pool.query(
         `WITH a AS (DELETE FROM ${s}.doc_updates WHERE doc_id = $1), b AS (DELETE FROM ${s}.doc_snapshots WHERE doc_id = $1),
-              c AS (DELETE FROM ${s}.doc_client_ids WHERE doc_id = $1)
+              c AS (DELETE FROM ${s}.doc_client_ids WHERE doc_id = $1), v AS (DELETE FROM ${s}.doc_versions WHERE doc_id = $1)
          DELETE FROM ${s}.doc_heads WHERE doc_id = $1`,
         [docId],
       );

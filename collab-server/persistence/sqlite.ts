@@ -47,7 +47,7 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
   );
   const delUpdates = db.prepare<[string, number]>('DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?');
   const deleteTx = db.transaction((docId: string) => {
-    for (const t of ['doc_updates', 'doc_snapshots', 'doc_heads', 'doc_client_ids']) db.prepare(`DELETE FROM ${t} WHERE doc_id = ?`).run(docId);
+    for (const t of ['doc_updates', 'doc_snapshots', 'doc_heads', 'doc_client_ids', 'doc_versions']) db.prepare(`DELETE FROM ${t} WHERE doc_id = ?`).run(docId);
   });
   const selCursor = db.prepare<[string], { value: number }>('SELECT value FROM collab_cursors WHERE name = ?');
   const upsertCursor = db.prepare<[string, number]>(
