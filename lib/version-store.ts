@@ -150,8 +150,9 @@ function contributorsOf(draft: VersionDraft, fromIds: Iterable<string>): string 
 
 /** The part of a better-sqlite3 Database this store uses. */
 export interface SqliteLike {
-  prepare(sql: string): { get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[]; run(...a: unknown[]): unknown };
-  transaction<F extends (...a: any[]) => any>(fn: F): F & { immediate: F };
+  prepare(sql: string): { get(...a: any[]): unknown; all(...a: any[]): unknown[]; run(...a: any[]): unknown };
+  // better-sqlite3's Transaction type: the function, plus .immediate etc.
+  transaction(fn: (...a: any[]) => any): any;
 }
 
 export function createSqliteVersionStore(db: SqliteLike): VersionStore {
