@@ -99,6 +99,10 @@ export const AppConfigSchema = z.object({
   /** Prefix of every Redis key, so deployments (or test runs) can share one Redis. */
   REDIS_PREFIX: opt(z.string().min(1).max(64).default('tandem:')),
   LOG_LEVEL: opt(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
+  /** Version history: a full keyframe every this many versions (the same as collab-server's). */
+  VERSION_KEYFRAME_EVERY: int(20, 1, 1000),
+  /** How long a restore done in the editor may take to reach the store before POST …/restore gives up (409). */
+  VERSION_RESTORE_WAIT_MS: int(5000, 0, 60_000),
 });
 
 export type AppConfig = z.infer<typeof AppConfigSchema>;
