@@ -9,6 +9,7 @@ import type { Role } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
 import type { LiveDoc } from './live-doc';
+import type { Outbox } from './chunks';
 
 export interface Identity {
   userId: string;
@@ -47,6 +48,10 @@ export class Connection {
   traceparent: string | null = null;
   /** The client sent TRACE_CONTEXT at least once: it understands the trace context we forward with broadcasts. */
   traceExt = false;
+  /** Chunk size the client accepted (CHUNK extension): larger frames reach it as chunks. 0 = whole frames. */
+  chunkBytes = 0;
+  /** While chunk frames stream to this client, its other frames wait here in order (chunks.ts). */
+  outbox: Outbox | null = null;
   readonly openedAt = Date.now();
   alive = true;
   /** Refused writes not yet audited, and when the last audit row was written (see refuseWrite). */
@@ -72,15 +77,24 @@ export class Connection {
     this.tokens = deps.rate.burst;
   }
 
-  /** Take one message from the rate bucket; false when the client is over its rate. */
-  takeMessageToken(): boolean {
+  /** Take `n` (default one) messages from the rate bucket; false when the client is over its rate. */
+  takeMessageToken(n = 1): boolean {
     const now = performance.now();
     const { perSec, burst } = this.deps.rate;
     this.tokens = Math.min(burst, this.tokens + ((now - this.tokensAt) * perSec) / 1000);
     this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < n) return false;
+    this.tokens -= n;
     return true;
+  }
+
+  /** The client negotiated the CHUNK extension with this part size. */
+  acceptChunks(chunkBytes: number): void {
+    this.chunkBytes = chunkBytes;
+  }
+
+  get sendBufferCap(): number {
+    return this.deps.sendBufferCap;
   }
 
   get userId(): string {
@@ -124,8 +138,10 @@ export class Connection {
    * Send one encoded frame. If the socket's unsent buffer is over the cap the client is not keeping
    * up: close it with 1013 (it resyncs on reconnect) rather than let server memory grow.
    */
-  send(frame: Uint8Array, kind: string, onWritten?: () => void): void {
+  send(frame: Uint8Array, kind: string, onWritten?: () => void, shared = false): void {
     if (this.closed) return;
+    // While chunk frames stream to this client, everything else waits behind them (chunks.ts).
+    if (this.outbox?.divert(frame, kind, onWritten, shared)) return;
     const ws = this.ws;
     if (ws.readyState !== 1) return;
     // Checked on what is already queued, so one frame larger than the cap still goes to a reader that keeps up.

@@ -17,7 +17,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import { ROOT_CONTEXT, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode } from '../lib/close-codes';
-import { encode, EMPTY_AWARENESS_FRAME } from '../lib/protocol';
+import { encode, EMPTY_AWARENESS_FRAME, DOC_TOO_LARGE_REASON } from '../lib/protocol';
 import { effectiveRole, type DocAcl, type Role } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
 import type { Logger } from '../observability/logger';
@@ -26,6 +26,7 @@ import { endTraces, traceBatch } from './batch-tracing';
 import type { DocStore, LogRange } from './persistence/doc-store';
 import type { BusMessage, OutgoingMessage } from './cluster/redis-bus';
 import type { Connection } from './connection';
+import { Outgoing } from './chunks';
 
 /** Where an update came from; decides whether it is persisted and re-published. */
 export type UpdateOrigin =
@@ -47,6 +48,14 @@ export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
  */
 const GAP_GRACE_MS = 150;
 
+/**
+ * Scaled out, stored updates larger than this are not copied into Redis: the message carries their
+ * sequence numbers only and the other instances read them from the log. One 20 MB paste published
+ * whole would pass through Redis once per subscribed instance, and a subscriber's output buffer
+ * over Redis' pubsub limit (32 MB hard by default) is disconnected, losing everything else queued.
+ */
+export const BUS_INLINE_MAX_BYTES = 1024 * 1024;
+
 export interface Pending {
   update: Uint8Array;
   origin: UpdateOrigin;
@@ -67,6 +76,8 @@ export interface LiveDocDeps {
   tracer?: Tracer;
   /** Scaled out: tell the other instances (after the durable append). Undefined on one machine. */
   publish?: (docId: string, m: OutgoingMessage) => void;
+  /** Largest encoded document state (DOC_MAX_BYTES); a write past it is refused. Default: no limit. */
+  docMaxBytes?: number;
   /** After a batch is durable, applied and broadcast (version history notes the change; collab-server/versions.ts). */
   onStored?: (doc: LiveDoc, batch: readonly Pending[]) => void;
 }
@@ -108,6 +119,13 @@ export class LiveDoc {
   private fullStateFrame: Uint8Array | null = null;
   /** The document was deleted while loaded. */
   deleted = false;
+  /**
+   * Encoded size, estimated: the stored snapshot plus every update since. An upper bound (updates
+   * overlap, deleted text is collected); measured exactly by each compaction and near the quota.
+   */
+  private sizeBytes = 0;
+  /** The memoized full state as an Outgoing: its chunk frames are encoded once for every reader. */
+  private fullStateOut: Outgoing | null = null;
 
   constructor(
     readonly id: string,
@@ -121,6 +139,7 @@ export class LiveDoc {
       this.storedIds.add(id);
     }
     this.sinceCompact = stored.updates.length;
+    this.sizeBytes = (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.byteLength, 0);
     if (stored.snapshot && stored.updates.length === 0) {
       // Loaded from a snapshot alone: the stored bytes are the full state, so a fresh client's
       // first sync is answered with them as they are, and applying them to the Y.Doc (the bulk of
@@ -316,9 +335,23 @@ export class LiveDoc {
     return { ok: true };
   }
 
+  /**
+   * Why a write of `bytes` would take the document past its quota, or null. Cheap (an estimate)
+   * until the estimate nears the limit; then the document's real encoded size decides.
+   */
+  quotaRefusal(bytes: number): string | null {
+    const max = this.deps.docMaxBytes;
+    if (!max || this.sizeBytes + bytes <= max) return null;
+    this.sizeBytes = Y.encodeStateAsUpdate(this.doc).byteLength + this.pending.reduce((n, p) => n + p.update.byteLength, 0);
+    if (this.sizeBytes + bytes <= max) return null;
+    const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+    return `${DOC_TOO_LARGE_REASON}: this document is ${mb(this.sizeBytes)} and may not grow past ${mb(max)}; this change (${mb(bytes)}) was not saved`;
+  }
+
   /** Queue an admitted update; it is stored, applied and broadcast at the end of this turn. */
   enqueue(update: Uint8Array, origin: UpdateOrigin, span?: Span): void {
     this.pending.push({ update, origin, receivedAt: performance.now(), span });
+    this.sizeBytes += update.byteLength;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       this.deps.scheduleFlush(this);
@@ -414,7 +447,10 @@ export class LiveDoc {
     let start = 0;
     for (let i = 1; i <= batch.length; i++) {
       if (i < batch.length && userOf(batch[i]!) === userOf(batch[start]!)) continue;
-      this.deps.publish!(this.id, { kind: 'update', firstSeq: firstSeq + start, userId: userOf(batch[start]!), updates: batch.slice(start, i).map((p) => p.update) });
+      const updates = batch.slice(start, i).map((p) => p.update);
+      // Large: no bytes through Redis, only "read the log from firstSeq" (see BUS_INLINE_MAX_BYTES).
+      const inline = updates.reduce((n, u) => n + u.byteLength, 0) <= BUS_INLINE_MAX_BYTES;
+      this.deps.publish!(this.id, { kind: 'update', firstSeq: firstSeq + start, userId: userOf(batch[start]!), updates: inline ? updates : [] });
       start = i;
     }
   }
@@ -451,6 +487,8 @@ export class LiveDoc {
     if (this.closing || this.deleted) return;
     if (m.kind === 'awareness') return this.receiveAwareness(m.userId, m.update);
     if (m.kind === 'awareness-query') return this.republishAwareness();
+    // An update too large for Redis was stored: read it from the log.
+    if (m.updates.length === 0) return void this.catchUp('large');
     const fresh: Uint8Array[] = [];
     m.updates.forEach((u, i) => {
       const seq = m.firstSeq + i;
@@ -480,11 +518,12 @@ export class LiveDoc {
     }, origin);
     this.fullStateFrame = null;
     this.sinceCompact += updates.length;
+    for (const u of updates) this.sizeBytes += u.byteLength;
     this.armIdleCompaction();
-    const frames = updates.map((u) => encode.update(u));
+    const frames = updates.map((u) => new Outgoing(encode.update(u), 'update'));
     for (const c of this.conns) {
       c.cork();
-      for (const f of frames) c.send(f, 'update');
+      for (const f of frames) f.sendTo(c);
       c.uncork();
     }
   }
@@ -517,7 +556,7 @@ export class LiveDoc {
    * or went quiet). On the chain, so never beside this document's flush or compaction; the
    * clients get exactly what changed, as one update.
    */
-  catchUp(reason: 'gap' | 'recovered' | 'poll' | 'subscribed' | 'behind'): Promise<void> {
+  catchUp(reason: 'large' | 'gap' | 'recovered' | 'poll' | 'subscribed' | 'behind'): Promise<void> {
     return this.run(async () => {
       if (this.closing || this.deleted) return;
       const after = this.appliedSeq;
@@ -539,6 +578,7 @@ export class LiveDoc {
         if (delta) {
           this.fullStateFrame = null;
           for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.ydoc))) if (clock > (this.known.get(client) ?? 0)) this.known.set(client, clock);
+          this.sizeBytes += (delta as Uint8Array).byteLength;
           this.broadcast(encode.update(delta), 'update', null);
         }
       }
@@ -555,7 +595,7 @@ export class LiveDoc {
 
   /** Each update's frame is encoded once; each socket gets all of its frames in one corked write. */
   private broadcastBatch(batch: Pending[], traceFrames?: (Uint8Array | undefined)[], counts?: number[]): void {
-    const frames = batch.map((p) => encode.update(p.update));
+    const frames = batch.map((p) => new Outgoing(encode.update(p.update), 'update'));
     let recipients = 0;
     for (const c of this.conns) {
       c.cork();
@@ -567,7 +607,7 @@ export class LiveDoc {
           const tf = traceFrames![i];
           if (tf && c.traceExt) c.send(tf, 'trace-context');
         }
-        c.send(frames[i]!, 'update');
+        frames[i]!.sendTo(c);
         recipients++;
       }
       c.uncork();
@@ -589,8 +629,13 @@ export class LiveDoc {
   /** Reply to a client's sync step 1; our own deferred step 1 follows once the reply is written. */
   answerStep1(conn: Connection, stateVector: Uint8Array): void {
     const frame = this.syncStep2(stateVector);
-    if (this.deferredStep1.has(conn)) conn.send(frame, 'sync-step2', () => setImmediate(() => this.sendDeferredStep1(conn)));
-    else conn.send(frame, 'sync-step2');
+    // The memoized full state is one buffer (and one set of chunk frames) however many sockets hold it (see Connection.send).
+    let out: Outgoing;
+    if (frame !== this.fullStateFrame) out = new Outgoing(frame, 'sync-step2', false);
+    else if (this.fullStateOut?.frame === frame) out = this.fullStateOut;
+    else out = this.fullStateOut = new Outgoing(frame, 'sync-step2');
+    if (this.deferredStep1.has(conn)) out.sendTo(conn, () => setImmediate(() => this.sendDeferredStep1(conn)));
+    else out.sendTo(conn);
   }
 
   private sendDeferredStep1(conn: Connection): void {
@@ -605,7 +650,8 @@ export class LiveDoc {
 
   /** Send one frame to every connection except `except`. */
   broadcast(frame: Uint8Array, kind: string, except: Connection | null): void {
-    for (const c of this.conns) if (c !== except) c.send(frame, kind);
+    const out = new Outgoing(frame, kind);
+    for (const c of this.conns) if (c !== except) out.sendTo(c);
   }
 
   /** Recompute the admitted state vector from the document plus what is still queued. */
@@ -640,6 +686,7 @@ export class LiveDoc {
     // The doc holds every update stored up to the watermark (and maybe some past it, which the
     // snapshot then also holds: harmless, Yjs updates are idempotent). Nothing unstored is in it.
     const snapshot = Y.encodeStateAsUpdate(this.doc);
+    this.sizeBytes = snapshot.byteLength + this.pending.reduce((n, p) => n + p.update.byteLength, 0);
     const upto = this.appliedSeq;
     try {
       // false: another instance holds this document's compaction lease; it folds the same log.

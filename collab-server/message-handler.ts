@@ -17,6 +17,7 @@ import { Attr, SpanName } from '../observability/attributes';
 import { contextFromTraceparent } from '../observability/trace-context';
 import type { Connection } from './connection';
 import type { LiveDoc } from './live-doc';
+import { createChunkReceiver, type ChunkLimits } from './chunks';
 
 export interface MessageHandlerDeps {
   metrics: CollabMetrics;
@@ -27,6 +28,10 @@ export interface MessageHandlerDeps {
   onRefusedWrite(conn: Connection, reason: string, count: number): void;
   /** OpenTelemetry tracer; undefined = tracing off (no span objects are created). */
   tracer?: Tracer;
+  /** CHUNK extension limits (chunks.ts); default: 256 KiB parts, 64 MiB totals, 15 s idle. */
+  chunks?: ChunkLimits;
+  /** Where a reassembled chunked message goes: the server's frame handler (the normal path). */
+  deliverChunked?(conn: Connection, doc: LiveDoc, message: Uint8Array): void;
 }
 
 const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
@@ -52,6 +57,19 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     conn.lastRefusalAuditAt = now;
   }
 
+  const chunkReceiver = createChunkReceiver({
+    metrics,
+    log,
+    limits: deps.chunks ?? { chunkBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024, idleTimeoutMs: 15_000 },
+    writeRefusal: (conn, doc, bytes) => {
+      const role = doc.decideRole(conn);
+      if (!roleAtLeast(role, 'editor')) return role ? 'read-only: you are a viewer of this document' : 'no access';
+      return doc.quotaRefusal(bytes);
+    },
+    refuse: (conn, reason) => refuseWrite(conn, reason),
+    deliver: (conn, doc, message) => deps.deliverChunked?.(conn, doc, message),
+  });
+
   /** A write (sync step 2 or update): authorize against the current ACL, pre-check, queue. */
   function handleWrite(conn: Connection, doc: LiveDoc, update: Uint8Array, span?: Span): boolean {
     if (isEmptyUpdate(update)) return false;
@@ -65,6 +83,12 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     }
     if (!allowed) {
       refuseWrite(conn, role ? 'read-only: you are a viewer of this document' : 'no access');
+      return false;
+    }
+    // The document's size quota (DOC_MAX_BYTES): refused like a viewer's write, reading goes on.
+    const overQuota = doc.quotaRefusal(update.byteLength);
+    if (overQuota) {
+      refuseWrite(conn, overQuota);
       return false;
     }
     metrics.authzDecisions.inc({ action: 'write', result: 'allow', reason: 'role' });
@@ -199,6 +223,12 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
             conn.send(encode.tokenResult(false, 0, err.message), 'token-result');
           },
         );
+        return;
+      case 'chunk-hello':
+        chunkReceiver.hello(conn, frame.version);
+        return;
+      case 'chunk':
+        chunkReceiver.receive(conn, doc, frame.index, frame.total, frame.part);
         return;
       case 'trace-context':
         // An empty traceparent only says "I understand trace context" (see observability/browser.ts).

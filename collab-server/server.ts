@@ -24,6 +24,8 @@ import { createDeletionPurger } from './deletions';
 import type { VersionCapture } from './versions';
 import type { DocSync } from './cluster/doc-sync';
 import { createConnectionLimits, type ConnectionLimits, type LimitKind } from './limits';
+import type { ChunkLimits } from './chunks';
+import { CHUNK_OVERHEAD_BYTES } from '../lib/protocol';
 
 export interface CollabServerOptions {
   store: DocStore;
@@ -33,6 +35,8 @@ export interface CollabServerOptions {
   log: Logger;
   maxMessageBytes: number;
   sendBufferCap: number;
+  /** A socket whose unsent buffer has not shrunk for this long is closed 1013 (default 30 s). */
+  sendStallMs?: number;
   keepaliveMs: number;
   compactAfterUpdates: number;
   compactIdleMs: number;
@@ -53,6 +57,10 @@ export interface CollabServerOptions {
   sync?: DocSync;
   /** Version history: automatic versions after durable batches, and the REST restore endpoint (collab-server/versions.ts). */
   versions?: VersionCapture;
+  /** CHUNK extension: part size, largest chunked total, idle timeout (default 256 KiB, 64 MiB, 15 s). */
+  chunks?: ChunkLimits;
+  /** Largest encoded document (DOC_MAX_BYTES); writes past it are refused. Default: no limit. */
+  docMaxBytes?: number;
 }
 
 export interface CollabServer {
@@ -77,6 +85,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     tracer: o.tracer,
     sync: o.sync,
     onStored: o.versions?.onStored,
+    docMaxBytes: o.docMaxBytes,
   });
   o.versions?.attach({ registry, auth: o.auth });
   const purger = createDeletionPurger({ acl: o.acl, store: o.store, metrics, log });
@@ -118,6 +127,9 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     renewToken: (conn, token) => o.auth.renew(conn, token),
     onRefusedWrite: (conn, reason, count) => recordRefusal(conn, reason, count),
     tracer: o.tracer,
+    // A chunk frame (part + framing) must itself fit the frame limit.
+    chunks: { ...(o.chunks ?? { chunkBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024, idleTimeoutMs: 15_000 }), chunkBytes: Math.max(1024, Math.min(o.chunks?.chunkBytes ?? 256 * 1024, o.maxMessageBytes - CHUNK_OVERHEAD_BYTES)) },
+    deliverChunked: (conn, doc, message) => handleFrame(conn, doc, message),
   });
 
   const wss = new WebSocketServer({
@@ -207,6 +219,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
     const conn = new Connection(ws, docId, ip, connDeps);
+    refuseOversizeWithPermanentCode(ws);
     connections.add(conn);
     if (connCtx) upgradeContexts.set(conn, connCtx);
     metrics.openSockets.inc();
@@ -293,6 +306,22 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     inConnContext(() => void run());
   }
 
+  /**
+   * `ws` closes a socket whose message passes maxPayload (MAX_MESSAGE_BYTES) with 1009 before any
+   * of our code sees the message, and 1009 is not permanent: the stock y-websocket client would
+   * reconnect and re-send the same oversize sync step 2 forever (issue 10). Turn that close into
+   * 4413 MESSAGE_TOO_LARGE, which stops it; its edits stay in its Y.Doc. Nothing of the message
+   * was buffered past the limit (ws checks the length in the frame header).
+   */
+  function refuseOversizeWithPermanentCode(ws: WebSocket): void {
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      if (code !== CloseCode.MESSAGE_TOO_BIG) return close(code, reason);
+      metrics.errors.inc({ where: 'message-too-large' });
+      close(CloseCode.MESSAGE_TOO_LARGE, `message too big: over ${o.maxMessageBytes} bytes (MAX_MESSAGE_BYTES); send large edits in chunks`);
+    };
+  }
+
   /** Take a connection slot for the socket; false if over the limit. A slot granted after the socket closed is given back. */
   async function takeSlot(conn: Connection, kind: LimitKind, key: string): Promise<boolean> {
     if (!(await slots.acquire(kind, key))) return false;
@@ -342,6 +371,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   // y-websocket client cannot see pings and drops a socket silent for 30 s, so any socket we have
   // not written to for half of that gets a 3-byte empty awareness update.
   const heartbeatAfterMs = Math.min(15_000, o.keepaliveMs / 2);
+  const sendStallMs = o.sendStallMs ?? 30_000;
   const pingTimer = setInterval(() => {
     for (const c of connections) {
       if (!c.alive) {
@@ -359,6 +389,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     for (const c of connections) {
       if (!c.authorized) continue;
       c.checkExpiry(now);
+      c.checkSendProgress(now, sendStallMs);
       if (now - c.lastSentAt >= heartbeatAfterMs) LiveDoc.heartbeat(c);
     }
   }, 250);

@@ -5,6 +5,7 @@
  * (down, slow past `timeoutMs`, or refusing) are counted, never retried into unbounded memory.
  * Loki stream labels are {service, instance, level} only; everything else stays in the line.
  */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type DestinationStream } from 'pino';
 
@@ -18,6 +19,8 @@ export interface LokiOptions {
   timeoutMs?: number;
   /** Lines buffered between pushes; beyond it the oldest are dropped. */
   maxBufferSize?: number;
+  /** The worker file; default ./loki-worker.mjs next to this module (see lokiWorkerPath for bundlers). */
+  workerPath?: string;
   /** Called with the number of newly dropped lines (e.g. metrics.logLinesDropped.inc). */
   onDropped?: (n: number) => void;
 }
@@ -33,10 +36,18 @@ export interface LokiShipper {
   close(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * The worker file in this checkout, found from the working directory: Next.js bundles this module
+ * into .next/ (where `import.meta.url` points), but the worker thread must load the plain file.
+ */
+export function lokiWorkerPath(cwd = process.cwd()): string {
+  return join(cwd, 'observability', 'loki-worker.mjs');
+}
+
 /** Start the Loki worker; lines written to `stream` are shipped in batches. */
 export function createLokiShipper(o: LokiOptions): LokiShipper {
   const counters = new Int32Array(new SharedArrayBuffer(8));
-  const target = fileURLToPath(new URL('./loki-worker.mjs', import.meta.url));
+  const target = o.workerPath ?? fileURLToPath(new URL('./loki-worker.mjs', import.meta.url));
   const stream = pino.transport({
     target,
     options: {

@@ -157,6 +157,15 @@ export function createAppMetrics(opts: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     metricsScrapes: new Counter({ name: 'tandem_app_metrics_scrapes_total', help: 'Requests to the app /metrics endpoint', registers: [registry] }),
+    metricsRefused: new Counter({ name: 'tandem_app_metrics_refused_total', help: '/metrics requests refused (no or wrong scrape token, outside METRICS_ALLOWED_NETWORKS), by HTTP status', labelNames: ['status'] as const, registers: [registry] }),
+    logLinesDropped: new Counter({ name: 'tandem_app_log_lines_dropped_total', help: 'App log lines that could not be shipped to Loki', registers: [registry] }),
+    clientReports: new Counter({
+      name: 'tandem_app_client_reports_total',
+      help: 'Browser reports accepted (reconnect, close, sync-failure, error), by kind and close code name',
+      labelNames: ['kind', 'code'] as const,
+      registers: [registry],
+    }),
+    clientReportsDropped: new Counter({ name: 'tandem_app_client_reports_dropped_total', help: 'Browser reports refused, by reason (rate, invalid)', labelNames: ['reason'] as const, registers: [registry] }),
   };
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'tandem_app_', eventLoopMonitoringPrecision: 20 });
   return m;

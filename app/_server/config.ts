@@ -99,6 +99,17 @@ export const AppConfigSchema = z.object({
   /** Prefix of every Redis key, so deployments (or test runs) can share one Redis. */
   REDIS_PREFIX: opt(z.string().min(1).max(64).default('tandem:')),
   LOG_LEVEL: opt(z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info')),
+  /** Grafana Loki base URL; when set, the app's logs (and browsers' reports) are also shipped there, like collab-server's. */
+  LOKI_URL: opt(z.string().url().optional()),
+  /** How often batched log lines are pushed to Loki, and how long one push may take. */
+  LOKI_BATCH_INTERVAL_MS: int(1000, 50, 60_000),
+  LOKI_TIMEOUT_MS: int(5000, 100, 60_000),
+  /** Bearer token Prometheus sends to scrape /metrics (`authorization: {credentials: …}`); unset = only METRICS_ALLOWED_NETWORKS may scrape. */
+  METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters').max(500).optional()),
+  /** Client networks that may read /metrics without the token (`loopback`, IPs, CIDRs, comma-separated; empty = none). The client is the address TRUSTED_PROXIES resolves, not the proxy. */
+  METRICS_ALLOWED_NETWORKS: opt(z.string().max(2000).default('loopback')),
+  /** Browser reports (reconnects, close codes, sync failures, client errors) accepted per signed-in user per minute; more are counted and dropped. */
+  CLIENT_LOG_RATE_PER_MINUTE: int(60, 0, 100_000),
   /** Version history: a full keyframe every this many versions (the same as collab-server's). */
   VERSION_KEYFRAME_EVERY: int(20, 1, 1000),
   /** How long a restore done in the editor may take to reach the store before POST …/restore gives up (409). */

@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import type { CryptoKey } from 'jose';
 import { ensureKeyFiles, importPrivateKey, publicJwks } from '@/lib/keys';
 import { createLogger, type Logger } from '@/observability/logger';
+import { createLokiShipper, lokiWorkerPath } from '@/observability/loki';
+import { getAppMetrics } from '@/observability/app-metrics';
 import { Redis } from 'ioredis';
 import { parseAppConfig, type AppConfig } from './config';
 import { openDb } from './stores/sqlite';
@@ -58,7 +60,11 @@ function openStores(config: AppConfig, dataDir: string, instance: string): { eng
 export function createAppContext(config: AppConfig) {
   const dataDir = resolve(config.DATA_DIR);
   const instance = config.INSTANCE_ID ?? `app-${process.pid}`;
-  const log: Logger = createLogger({ service: 'app', instance, level: config.LOG_LEVEL });
+  // LOKI_URL: ship the app's lines to Loki like collab-server's (labels {service, instance, level}).
+  const loki = config.LOKI_URL
+    ? createLokiShipper({ url: config.LOKI_URL, service: 'app', instance, intervalMs: config.LOKI_BATCH_INTERVAL_MS, timeoutMs: config.LOKI_TIMEOUT_MS, workerPath: lokiWorkerPath(), onDropped: (n) => getAppMetrics().logLinesDropped.inc(n) })
+    : undefined;
+  const log: Logger = createLogger({ service: 'app', instance, level: config.LOG_LEVEL, streams: loki ? [loki.stream] : undefined });
   const db = openStores(config, dataDir, instance);
   const limits = { maxFailures: config.LOGIN_MAX_FAILURES, windowMs: config.LOGIN_WINDOW_SECONDS * 1000 };
   // Commands fail fast while Redis is away (the throttle then falls back to memory) instead of queueing.
@@ -138,6 +144,7 @@ export function createAppContext(config: AppConfig) {
       const closing = db.close();
       redis?.disconnect();
       await closing;
+      await loki?.close();
     },
   };
 }

@@ -99,7 +99,8 @@ const srv = await spawnServer(fx, {
 // not running here, but the handler and its registry are the real ones.
 const { GET: appMetricsRoute } = await import('../../app/metrics/route');
 const appSrv = http.createServer(async (_req, res) => {
-  const r = await appMetricsRoute();
+  // A loopback request, as Prometheus on this machine makes it (METRICS_ALLOWED_NETWORKS default).
+  const r = await appMetricsRoute(new Request('http://127.0.0.1/metrics', { headers: { 'x-tandem-peer-address': '127.0.0.1' } }));
   res.writeHead(200, { 'content-type': r.headers.get('content-type')! }).end(await r.text());
 });
 await new Promise<void>((r) => appSrv.listen(0, '127.0.0.1', r));

@@ -36,13 +36,31 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startPrometheus(targets: string[], opts: { scrapeInterval?: string; retention?: string } = {}): Promise<PrometheusProc> {
+/** Extra scrape job (e.g. the app's /metrics with its scrape token). */
+export interface ScrapeJob {
+  name: string;
+  targets: string[];
+  /** Sent as `Authorization: Bearer …` (Prometheus `authorization.credentials`). */
+  bearerToken?: string;
+}
+
+export async function startPrometheus(targets: string[], opts: { scrapeInterval?: string; retention?: string; jobs?: ScrapeJob[]; ruleFiles?: string[] } = {}): Promise<PrometheusProc> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-prom-'));
   const config = join(dir, 'prometheus.yml');
   const interval = opts.scrapeInterval ?? '1s';
   writeFileSync(
     config,
-    `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\nscrape_configs:\n  - job_name: collab-server\n    metrics_path: /metrics\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n`,
+    `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\n` +
+      (opts.ruleFiles?.length ? `rule_files:\n${opts.ruleFiles.map((f) => `  - '${f}'\n`).join('')}` : '') +
+      `scrape_configs:\n  - job_name: collab-server\n    metrics_path: /metrics\n    static_configs:\n      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]\n` +
+      (opts.jobs ?? [])
+        .map(
+          (j) =>
+            `  - job_name: ${j.name}\n    metrics_path: /metrics\n` +
+            (j.bearerToken ? `    authorization:\n      type: Bearer\n      credentials: '${j.bearerToken}'\n` : '') +
+            `    static_configs:\n      - targets: [${j.targets.map((t) => `'${t}'`).join(', ')}]\n`,
+        )
+        .join(''),
   );
   const port = await freePort();
   const proc = spawn(

@@ -70,7 +70,7 @@ beforeAll(async () => {
   open.push(p);
   await synced(p);
   collabNames = exportedNames(await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text());
-  appNames = exportedNames(await (await appMetrics()).text());
+  appNames = exportedNames(await (await appMetrics(new Request('http://127.0.0.1/metrics', { headers: { 'x-tandem-peer-address': '127.0.0.1' } }))).text());
   prom = await startPrometheus([`127.0.0.1:${srv.port}`]);
 });
 afterAll(async () => {
