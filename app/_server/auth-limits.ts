@@ -62,16 +62,23 @@ export function createAuthLimits(o: AuthLimitsOptions): AuthLimits {
 
   return {
     async enter(address) {
+      // Reserved synchronously, before any await, so a burst from one address cannot all pass the check.
       if (o.hashPerAddress > 0 && (inFlight.get(address) ?? 0) >= o.hashPerAddress) {
         return busy(1, 'too many sign-in attempts at once from your network: try again in a moment');
       }
+      inFlight.set(address, (inFlight.get(address) ?? 0) + 1);
+      const refuse = (retryAfter: number, message: string): Gate => {
+        const n = (inFlight.get(address) ?? 1) - 1;
+        if (n > 0) inFlight.set(address, n);
+        else inFlight.delete(address);
+        return busy(retryAfter, message);
+      };
       // Counted before anything is hashed (and never un-counted), like the per-email throttle.
       const a = perAddress ? await perAddress.attempt(address) : null;
-      if (a && !a.ok) return busy(a.retryAfter, `too many sign-in attempts from your network: try again in ${a.retryAfter} s`);
+      if (a && !a.ok) return refuse(a.retryAfter, `too many sign-in attempts from your network: try again in ${a.retryAfter} s`);
       const g = global ? await global.attempt(GLOBAL_KEY) : null;
-      if (g && !g.ok) return busy(g.retryAfter, `the server is receiving too many sign-in attempts: try again in ${g.retryAfter} s`);
-      if (running >= o.hashConcurrency && waiting.length >= o.hashQueue) return busy(1, 'the server is busy: try again in a moment');
-      inFlight.set(address, (inFlight.get(address) ?? 0) + 1);
+      if (g && !g.ok) return refuse(g.retryAfter, `the server is receiving too many sign-in attempts: try again in ${g.retryAfter} s`);
+      if (running >= o.hashConcurrency && waiting.length >= o.hashQueue) return refuse(1, 'the server is busy: try again in a moment');
       if (running < o.hashConcurrency) running++;
       else await new Promise<void>((resolve) => waiting.push(resolve));
       let released = false;
