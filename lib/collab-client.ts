@@ -17,6 +17,7 @@ import * as decoding from 'lib0/decoding';
 import { ObservableV2 } from 'lib0/observable';
 import { CloseCode } from './close-codes';
 import { MessageType, encode } from './protocol';
+import { ChunkTransport, type TransferProgress } from './chunk-transport';
 import type { Role } from './acl';
 
 export interface CollabToken {
@@ -57,6 +58,8 @@ type Events = {
   'permission-denied': (reason: string) => void;
   synced: (synced: boolean) => void;
   'token-renewed': (expiresAt: number) => void;
+  /** A large message on its way up (a paste being saved) or down; see ChunkTransport. */
+  transfer: (p: TransferProgress) => void;
 };
 
 export interface CollabClientOptions {
@@ -84,6 +87,8 @@ export class CollabClient extends ObservableV2<Events> {
   /** 4401s since the last successful sync; bounds the renew-and-reconnect loop. */
   private authRetries = 0;
   private lastStatus: CollabStatus;
+  /** The CHUNK extension on the current socket (large messages go as small frames, with progress). */
+  private transport: ChunkTransport | null = null;
 
   /** Fetch the first token and connect. */
   static async connect(opts: CollabClientOptions): Promise<CollabClient> {
@@ -122,6 +127,21 @@ export class CollabClient extends ObservableV2<Events> {
         this.emit('permission-denied', [`token renewal refused: ${reason}`]);
       }
     };
+    provider.messageHandlers[MessageType.CHUNK_HELLO] = (_enc, dec) => {
+      this.transport?.accepted(decoding.readVarUint(dec));
+    };
+    // A chunked message from the server: once complete, handled exactly as if it came whole (a
+    // reply it asks for, e.g. to a sync step 1, goes back through the chunking send).
+    provider.messageHandlers[MessageType.CHUNK] = (encoder, dec, p, emitSynced) => {
+      const index = decoding.readVarUint(dec);
+      const total = decoding.readVarUint(dec);
+      const message = this.transport?.receive(index, total, decoding.readVarUint8Array(dec));
+      if (!message) return;
+      const inner = decoding.createDecoder(message);
+      const type = decoding.readVarUint(inner);
+      const handler = type === MessageType.CHUNK ? undefined : p.messageHandlers[type];
+      if (handler) handler(encoder, inner, p, emitSynced, type);
+    };
     // Replace the stock handler, which only logs to the console.
     provider.messageHandlers[MessageType.AUTH] = (_enc, dec) => {
       decoding.readVarUint(dec);
@@ -130,6 +150,9 @@ export class CollabClient extends ObservableV2<Events> {
 
     provider.on('status', ({ status }) => {
       if (status === 'connected') {
+        // Before the provider's own sync step 1, so the server knows at once that we chunk.
+        this.transport?.close();
+        this.transport = provider.ws ? ChunkTransport.install(provider.ws, (p) => this.emit('transfer', [p])) : null;
         provider.ws?.send(encode.extHello('tandem-collab-client/1'));
         if (provider.ws && opts.onSocket) opts.onSocket(provider.ws as WebSocket);
         this.setStatus({ state: 'connected' });
@@ -138,6 +161,8 @@ export class CollabClient extends ObservableV2<Events> {
       }
     });
     provider.on('connection-close', (ev) => {
+      this.transport?.close();
+      this.transport = null;
       if (this.closedInfo) return;
       // Same back-off the provider uses (y-websocket: min(2^n · 100, maxBackoffTime)).
       const retryInMs = Math.min(2 ** provider.wsUnsuccessfulReconnects * 100, provider.maxBackoffTime);
