@@ -14,6 +14,7 @@ import Collaboration from '@tiptap/extension-collaboration';
 import CollaborationCaret from '@tiptap/extension-collaboration-caret';
 import { roleAtLeast, type Role } from '@/lib/acl';
 import { CloseCode } from '@/lib/close-codes';
+import { DOC_TOO_LARGE_REASON } from '@/lib/protocol';
 import { api, ApiError, type DocSummary, type Me } from '../api';
 import { userColor } from '../user-color';
 import { FormatBar } from './FormatBar';
@@ -31,7 +32,7 @@ export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }
 }
 
 function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setDoc: (d: DocSummary) => void; collab: ReturnType<typeof useCollab> }) {
-  const { ydoc, client, status, closed, retryAt } = collab;
+  const { ydoc, client, status, closed, retryAt, transfer, denied } = collab;
   // The live role wins; before the first token (e.g. offline) the role the API last told us.
   const role: Role = collab.role ?? doc.role;
   const editable = roleAtLeast(role, 'editor') && !closed;
@@ -130,6 +131,13 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         </div>
       </div>
     )
+  ) : denied?.startsWith(`${DOC_TOO_LARGE_REASON}:`) ? (
+    <div className="banner banner-error" role="alert" data-testid="banner-too-large">
+      <div>
+        <strong>This document has reached its size limit.</strong>
+        {denied.slice(DOC_TOO_LARGE_REASON.length + 1).trim()}. You can still read it; remove content or start a new document.
+      </div>
+    </div>
   ) : !editable ? (
     <div className="banner banner-info" role="status" data-testid="banner-readonly">
       <div>
@@ -145,7 +153,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
           <img src="/icon.svg" alt="" />
         </Link>
         <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} ydoc={ydoc} />
-        <StatusLine status={status} closed={!!closed} retryAt={retryAt} />
+        <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} />
         <Presence users={presence} meId={me.id} />
         {role === 'owner' && !closed && (
           <button className="btn btn-primary btn-sm" onClick={() => setShareOpen(true)} data-testid="share-button">

@@ -2,6 +2,17 @@
 /** The connection status: connected / reconnecting in N s / offline with unsynced changes. */
 import { useEffect, useState } from 'react';
 import type { CollabStatus } from '@/lib/collab-client';
+import type { TransferProgress } from '@/lib/chunk-transport';
+
+const megabytes = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
+
+/** "Saving 3.2 MB… 40%" while a large edit goes up, "Receiving …" while one comes down, then "Saved 3.2 MB". */
+export function transferText(t: TransferProgress): string {
+  const size = megabytes(t.total);
+  if (t.done) return t.direction === 'up' ? `Saved ${size}` : `Received ${size}`;
+  const pct = Math.min(99, Math.floor((t.bytes / Math.max(1, t.total)) * 100));
+  return `${t.direction === 'up' ? 'Saving' : 'Receiving'} ${size}… ${pct}%`;
+}
 
 export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number): { key: string; text: string } {
   if (closed) return { key: 'closed', text: 'Disconnected' };
@@ -17,7 +28,7 @@ export function statusText(s: CollabStatus, closed: boolean, retryAt: number | n
   return { key: 'connecting', text: 'Connecting…' };
 }
 
-export function StatusLine({ status, closed, retryAt }: { status: CollabStatus; closed: boolean; retryAt: number | null }) {
+export function StatusLine({ status, closed, retryAt, transfer }: { status: CollabStatus; closed: boolean; retryAt: number | null; transfer?: TransferProgress | null }) {
   const [now, setNow] = useState(() => Date.now());
   // Tick only while a countdown is shown.
   useEffect(() => {
@@ -31,6 +42,22 @@ export function StatusLine({ status, closed, retryAt }: { status: CollabStatus; 
     <span className="status" data-status={key} data-testid="conn-status" role="status" aria-live="polite">
       <span className="dot" aria-hidden="true" />
       <span>{text}</span>
+      {transfer && !closed && (
+        <span
+          className="transfer"
+          data-testid="transfer-progress"
+          data-direction={transfer.direction}
+          data-done={transfer.done ? 'true' : 'false'}
+          role="progressbar"
+          aria-label={transfer.direction === 'up' ? 'Saving a large change' : 'Receiving a large change'}
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={transfer.done ? 100 : Math.floor((transfer.bytes / Math.max(1, transfer.total)) * 100)}
+        >
+          {' · '}
+          {transferText(transfer)}
+        </span>
+      )}
     </span>
   );
 }

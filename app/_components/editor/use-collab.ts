@@ -12,6 +12,7 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import type { Role } from '@/lib/acl';
 import { CloseCode } from '@/lib/close-codes';
 import { CollabClient, type ClosedInfo, type CollabStatus, type CollabToken } from '@/lib/collab-client';
+import type { TransferProgress } from '@/lib/chunk-transport';
 import type { TokenResponse } from '@/lib/api-schemas';
 import { api, ApiError } from '../api';
 import { purgeDocLocal } from '../local-data';
@@ -29,6 +30,10 @@ export interface CollabView {
   localLoaded: boolean;
   /** When reconnecting: the time of the next attempt (ms since epoch). */
   retryAt: number | null;
+  /** A large message on its way (a paste being saved, a big edit arriving); kept briefly once done. */
+  transfer: TransferProgress | null;
+  /** The last write the server refused, with its reason (permission-denied). */
+  denied: string | null;
 }
 
 const unsyncedKey = (docId: string) => `tandem:unsynced:${docId}`;
@@ -60,6 +65,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
   const [closed, setClosed] = useState<ClosedInfo | null>(null);
   const [localLoaded, setLocalLoaded] = useState(false);
   const [retryAt, setRetryAt] = useState<number | null>(null);
+  const [transfer, setTransfer] = useState<TransferProgress | null>(null);
+  const [denied, setDenied] = useState<string | null>(null);
   const clientRef = useRef<CollabClient | null>(null);
 
   useEffect(() => {
@@ -74,6 +81,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     setYdoc(doc);
     setClosed(null);
     setRole(null);
+    setDenied(null);
+    setTransfer(null);
     setLocalLoaded(false);
     const hadUnsynced = readUnsynced(docId);
     setStatus({ ...initialStatus, unsynced: hadUnsynced, online: navigator.onLine });
@@ -147,6 +156,27 @@ export function useCollab(docId: string, userId: string | null): CollabView {
         }
       });
       c.on('role', (r) => !cancelled && setRole(r));
+      c.on('permission-denied', (reason) => !cancelled && setDenied(reason));
+      // Progress arrives per chunk and per frame the browser drains: render at most one per frame.
+      let latest: TransferProgress | null = null;
+      let frame = 0;
+      let clearTimer: ReturnType<typeof setTimeout> | null = null;
+      c.on('transfer', (p) => {
+        if (cancelled) return;
+        latest = p;
+        if (clearTimer) clearTimeout(clearTimer);
+        clearTimer = null;
+        if (p.done) {
+          setTransfer(p.aborted ? null : p);
+          // "Saved" stays a moment, then the usual status returns.
+          if (!p.aborted) clearTimer = setTimeout(() => !cancelled && setTransfer(null), 2000);
+          return;
+        }
+        frame ||= requestAnimationFrame(() => {
+          frame = 0;
+          if (!cancelled && latest && !latest.done) setTransfer(latest);
+        });
+      });
       c.on('closed', (info) => fail(info));
       setClient(c);
     };
@@ -191,5 +221,5 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     };
   }, [docId, userId]);
 
-  return { ydoc, client, role, status, closed, localLoaded, retryAt };
+  return { ydoc, client, role, status, closed, localLoaded, retryAt, transfer, denied };
 }
