@@ -83,14 +83,14 @@ describe('bad frames', () => {
     await othersUnaffected(rows);
   });
 
-  it('a 2 MiB frame is refused with 1009', async () => {
+  it('a 2 MiB frame is refused with 4413 (permanent, so a stock client does not loop)', async () => {
     const rows = storedRows();
     const bad = await rawClient(srv.url, docId, await fx.token(owner, docId));
     const big = new Y.Doc();
     big.getText('t').insert(0, 'x'.repeat(2 * 1024 * 1024));
     bad.ws.send(encode.update(Y.encodeStateAsUpdate(big)));
     const closed = await bad.closed;
-    expect(closed.code).toBe(CloseCode.MESSAGE_TOO_BIG);
+    expect(closed.code).toBe(CloseCode.MESSAGE_TOO_LARGE);
     await othersUnaffected(rows);
   });
 
