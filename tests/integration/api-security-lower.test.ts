@@ -23,6 +23,7 @@ import { parseAppConfig } from '../../app/_server/config';
 import { openDb } from '../../app/_server/stores/sqlite';
 import { hashPassword, verifyPassword } from '../../app/_server/passwords';
 import { safeNextPath } from '../../lib/api-schemas';
+// @ts-expect-error next.config.js is plain JavaScript without declarations
 import nextConfig from '../../next.config.js';
 import { call, expectError, signUp, useTempDataDir } from '../helpers/app';
 
