@@ -28,7 +28,7 @@ export interface LiveSession {
 }
 
 /** A collab-server to ask: `instance` is null on a single machine. */
-interface CollabTarget {
+export interface CollabTarget {
   instance: string | null;
   url: string;
 }
@@ -75,8 +75,8 @@ async function liveInstances(app: AppContext, redis: Redis): Promise<CollabTarge
   }
 }
 
-/** The collab-servers whose sessions the admin console shows. */
-async function collabTargets(app: AppContext): Promise<CollabTarget[]> {
+/** The collab-servers whose sessions the admin console shows (also where a REST restore is sent). */
+export async function collabTargets(app: AppContext): Promise<CollabTarget[]> {
   return app.redis ? liveInstances(app, app.redis) : [{ instance: null, url: collabHttpUrl() }];
 }
 
