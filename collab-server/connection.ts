@@ -33,6 +33,9 @@ export interface ConnectionDeps {
 
 let nextId = 1;
 
+/** Unsent bytes a socket may hold without counting as stalled (a heartbeat, an awareness frame). */
+const SEND_PROGRESS_SLACK_BYTES = 64 * 1024;
+
 export class Connection {
   readonly id: string;
   identity: Identity | null = null;
@@ -64,6 +67,9 @@ export class Connection {
   private preauthQueue: Uint8Array[] | null = [];
   private preauthBytes = 0;
   private expiresAt = Infinity;
+  /** Unsent bytes at the last sweep, and since when they have not shrunk (checkSendProgress). */
+  private stallBuffered = 0;
+  private stallSince = 0;
   private tokens: number;
   private tokensAt = performance.now();
 
@@ -155,6 +161,26 @@ export class Connection {
     this.lastSentAt = Date.now();
     this.deps.metrics.messagesOut.inc({ type: kind });
     this.deps.metrics.bytesOut.inc({ type: kind }, frame.byteLength);
+  }
+
+  /**
+   * Called by the server's sweep: a socket whose unsent buffer has not shrunk for `stallMs` is not
+   * reading at all; close it 1013 so what it holds is freed (issue 11 #2) — a slow reader keeps
+   * draining and is left alone, one that falls behind by the cap is closed in `send`.
+   */
+  checkSendProgress(now: number, stallMs: number): void {
+    const b = this.ws.bufferedAmount;
+    if (b <= SEND_PROGRESS_SLACK_BYTES || b < this.stallBuffered) {
+      this.stallBuffered = b;
+      this.stallSince = 0;
+      return;
+    }
+    this.stallBuffered = b;
+    if (!this.stallSince) this.stallSince = now;
+    else if (now - this.stallSince >= stallMs) {
+      this.deps.metrics.errors.inc({ where: 'send-stalled' });
+      this.close(CloseCode.TRY_AGAIN_LATER, 'not reading: reconnect to resync');
+    }
   }
 
   /** Batch several sends into one write (see LiveDoc broadcast). */

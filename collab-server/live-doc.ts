@@ -48,6 +48,9 @@ export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
  */
 const GAP_GRACE_MS = 150;
 
+/** A client missing more than 1/this of the document's structs gets the shared full state (see syncStep2). */
+const STEP2_FULL_STATE_RATIO = 8;
+
 /**
  * Scaled out, stored updates larger than this are not copied into Redis: the message carries their
  * sequence numbers only and the other instances read them from the log. One 20 MB paste published
@@ -99,6 +102,14 @@ export class LiveDoc {
    * and a write at her next clocks would make her offline edits diverge or vanish.
    */
   private readonly idUsers = new Map<number, string>();
+  /**
+   * Ids claimed for presence only (never written under), and by whom, while the document is in
+   * memory. Not durable, and never in the way of a write: after an unload a viewer could otherwise
+   * claim an editor's id (presence states carry it) and lock her offline edits out (issue 11 #4).
+   */
+  private readonly presenceUsers = new Map<number, string>();
+  /** Ids whose live owner holds them by presence alone: a writer under the id takes them over. */
+  private readonly presenceOnly = new Set<number>();
   /** Client ids whose first writer the store has recorded, and those still to record. */
   private readonly storedIds = new Set<number>();
   private unsavedIds = new Map<number, string>();
@@ -214,6 +225,7 @@ export class LiveDoc {
     for (const id of conn.clientIds) {
       if (this.owners.get(id) === conn) {
         this.owners.delete(id);
+        this.presenceOnly.delete(id);
         if (this.awareness.states.has(id)) ids.push(id);
       }
     }
@@ -258,36 +270,63 @@ export class LiveDoc {
   }
 
   /**
-   * Claim a client id for `conn`. Refused when a live connection of another user holds it (writing
-   * under it would make that user's later edits look like duplicates and silently drop them), or
-   * when another user held it earlier while the document has been in memory (see `idUsers`).
-   * The same user may take over an id from a socket that has not been reaped yet (reconnect).
+   * Claim a client id for `conn`, for a write or for presence. Refused when another user wrote
+   * under it (recorded in the store, so this survives unloads and instances), or — for presence —
+   * when another user's live connection or earlier presence in this load holds it. A presence-only
+   * claim never blocks a write: the writer takes the id over and the squatter's presence under it
+   * is removed. The same user may take over an id from a socket not reaped yet (reconnect).
    */
-  claim(conn: Connection, clientId: number): boolean {
+  claim(conn: Connection, clientId: number, kind: 'write' | 'presence' = 'presence'): boolean {
     const owner = this.owners.get(clientId);
-    if (owner === conn) return true;
-    if (this.heldByOther(conn, clientId) || conn.clientIds.size >= MAX_CLIENT_IDS_PER_CONNECTION) return false;
-    if (owner) owner.clientIds.delete(clientId);
-    this.owners.set(clientId, conn);
+    if (owner !== conn) {
+      if (this.heldByOther(conn, clientId, kind) || conn.clientIds.size >= MAX_CLIENT_IDS_PER_CONNECTION) return false;
+      if (owner) {
+        owner.clientIds.delete(clientId);
+        if (owner.userId !== conn.userId) this.dropPresence(clientId, owner);
+      }
+      this.owners.set(clientId, conn);
+      conn.clientIds.add(clientId);
+      if (kind === 'presence') this.presenceOnly.add(clientId);
+    }
+    if (kind === 'write') this.presenceOnly.delete(clientId);
     // Anonymous development mode (no token: jti '') is a new user per socket; binding its ids to
     // that user would refuse its own reconnects, so nothing is recorded there.
-    if (conn.identity?.jti) this.idUsers.set(clientId, conn.userId);
-    conn.clientIds.add(clientId);
+    if (conn.identity?.jti) (kind === 'write' ? this.idUsers : this.presenceUsers).set(clientId, conn.userId);
     return true;
   }
 
-  /** Another instance's user holds or wrote under these ids: refuse them to everyone else here. */
-  private noteRemoteOwner(userId: string, clientIds: Iterable<number>): void {
-    if (!userId) return;
-    for (const id of clientIds) if (!this.idUsers.has(id)) this.idUsers.set(id, userId);
+  /** A writer took over an id another user showed presence under: that presence goes. */
+  private dropPresence(clientId: number, from: Connection): void {
+    if (!this.awareness.states.has(clientId)) return;
+    awarenessProtocol.removeAwarenessStates(this.awareness, [clientId], 'client id taken over by its writer');
+    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [clientId]);
+    this.broadcast(encode.awareness(update), 'awareness', null);
+    this.deps.publish?.(this.id, { kind: 'awareness', userId: from.userId, update });
   }
 
-  /** The id is held by another user's live connection, or was last held by another user. */
-  private heldByOther(conn: Connection, clientId: number): boolean {
+  /** Another instance's user holds (presence) or wrote under (write) these ids: refuse them to everyone else here. */
+  private noteRemoteOwner(userId: string, clientIds: Iterable<number>, kind: 'write' | 'presence' = 'write'): void {
+    if (!userId) return;
+    const m = kind === 'write' ? this.idUsers : this.presenceUsers;
+    for (const id of clientIds) if (!m.has(id)) m.set(id, userId);
+  }
+
+  /** Whether `conn`'s user may not take the id for `kind` (see `claim`). */
+  private heldByOther(conn: Connection, clientId: number, kind: 'write' | 'presence'): boolean {
+    const writer = this.idUsers.get(clientId);
+    if (writer !== undefined) return writer !== conn.userId;
     const owner = this.owners.get(clientId);
-    if (owner && owner !== conn && !owner.closed && owner.userId !== conn.userId) return true;
-    const user = this.idUsers.get(clientId);
-    return user !== undefined && user !== conn.userId;
+    const liveOther = !!owner && owner !== conn && !owner.closed && owner.userId !== conn.userId;
+    if (kind === 'write') return liveOther && !this.presenceOnly.has(clientId);
+    if (liveOther) return true;
+    const shown = this.presenceUsers.get(clientId);
+    return shown !== undefined && shown !== conn.userId;
+  }
+
+  /** Whether the document holds the struct `id` (a cursor referring to anything else cannot be drawn). */
+  knowsId(id: { client: number; clock: number }): boolean {
+    this.materialize(); // `known` comes from the applied document
+    return id.clock < (this.known.get(id.client) ?? 0);
   }
 
   // ---- the update path ----------------------------------------------------------------------
@@ -316,7 +355,7 @@ export class LiveDoc {
       const held = reach.get(client) ?? this.known.get(client) ?? 0;
       if (end <= held) continue; // nothing new: a duplicate is harmless
       if (s.id.clock > held) return doubt('clock-gap');
-      if (this.heldByOther(conn, client)) return doubt('client-id-taken');
+      if (this.heldByOther(conn, client, 'write')) return doubt('client-id-taken');
       if (!conn.clientIds.has(client) && conn.clientIds.size + reach.size >= MAX_CLIENT_IDS_PER_CONNECTION) return doubt('too-many-client-ids');
       if (mayBeBehind && !conn.clientIds.has(client) && !this.idUsers.has(client)) return { ok: false, reason: 'behind' };
       reach.set(client, end);
@@ -330,7 +369,7 @@ export class LiveDoc {
       // First write under this id by a signed-in user: the store records who, so ownership
       // survives the socket, the unload and this instance.
       if (conn.identity?.jti && !this.storedIds.has(client)) this.unsavedIds.set(client, conn.userId);
-      this.claim(conn, client);
+      this.claim(conn, client, 'write');
     }
     return { ok: true };
   }
@@ -546,7 +585,7 @@ export class LiveDoc {
       decoding.readVarUint(dec);
       decoding.readVarString(dec);
     }
-    this.noteRemoteOwner(userId, ids);
+    this.noteRemoteOwner(userId, ids, 'presence');
     awarenessProtocol.applyAwarenessUpdate(this.awareness, update, 'remote');
     this.broadcast(encode.awareness(update), 'awareness', null);
   }
@@ -617,25 +656,36 @@ export class LiveDoc {
 
   /**
    * Sync step 2 answering a client's state vector. Clients that have nothing (a fresh page, a
-   * benchmark's 200 readers) all get the same memoized full-state frame.
+   * benchmark's 200 readers) all get the same memoized full-state frame — and so does a client
+   * that lacks more than 1/STEP2_FULL_STATE_RATIO of the document: sending it everything costs a
+   * little bandwidth, encoding a fresh near-full diff per socket costs a document's size of memory
+   * per socket (issue 11 #2: 30 sockets with crafted state vectors took 450 MB). Yjs ignores
+   * what a client already has.
    */
   syncStep2(stateVector: Uint8Array): Uint8Array {
-    if (stateVector.length === 1 && stateVector[0] === 0) {
-      return (this.fullStateFrame ??= encode.syncStep2(Y.encodeStateAsUpdate(this.doc)));
+    if (stateVector.length === 1 && stateVector[0] === 0) return this.fullState();
+    const theirs = Y.decodeStateVector(stateVector);
+    let total = 0;
+    let covered = 0;
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) {
+      total += clock;
+      covered += Math.min(clock, theirs.get(client) ?? 0);
     }
+    if ((total - covered) * STEP2_FULL_STATE_RATIO > total) return this.fullState();
     return encode.syncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
+  }
+
+  private fullState(): Uint8Array {
+    return (this.fullStateFrame ??= encode.syncStep2(Y.encodeStateAsUpdate(this.doc)));
   }
 
   /** Reply to a client's sync step 1; our own deferred step 1 follows once the reply is written. */
   answerStep1(conn: Connection, stateVector: Uint8Array): void {
     const frame = this.syncStep2(stateVector);
-    // The memoized full state is one buffer (and one set of chunk frames) however many sockets hold it (see Connection.send).
-    let out: Outgoing;
-    if (frame !== this.fullStateFrame) out = new Outgoing(frame, 'sync-step2', false);
-    else if (this.fullStateOut?.frame === frame) out = this.fullStateOut;
-    else out = this.fullStateOut = new Outgoing(frame, 'sync-step2');
-    if (this.deferredStep1.has(conn)) out.sendTo(conn, () => setImmediate(() => this.sendDeferredStep1(conn)));
-    else out.sendTo(conn);
+    // The memoized full state is one buffer however many sockets hold it (see Connection.send).
+    const shared = frame === this.fullStateFrame;
+    if (this.deferredStep1.has(conn)) conn.send(frame, 'sync-step2', () => setImmediate(() => this.sendDeferredStep1(conn)), shared);
+    else conn.send(frame, 'sync-step2', undefined, shared);
   }
 
   private sendDeferredStep1(conn: Connection): void {

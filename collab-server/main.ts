@@ -95,6 +95,7 @@ async function main(): Promise<void> {
     chunks: { chunkBytes: cfg.CHUNK_BYTES, maxTotalBytes: cfg.CHUNKED_MESSAGE_MAX_BYTES, idleTimeoutMs: cfg.CHUNK_IDLE_TIMEOUT_MS },
     docMaxBytes: cfg.DOC_MAX_BYTES,
     sendBufferCap: cfg.SEND_BUFFER_CAP_BYTES,
+    sendStallMs: cfg.SEND_STALL_MS,
     keepaliveMs: cfg.KEEPALIVE_MS,
     compactAfterUpdates: cfg.COMPACT_AFTER_UPDATES,
     compactIdleMs: cfg.COMPACT_IDLE_MS,

@@ -17,6 +17,8 @@ import { Attr, SpanName } from '../observability/attributes';
 import { contextFromTraceparent } from '../observability/trace-context';
 import type { Connection } from './connection';
 import type { LiveDoc } from './live-doc';
+import { LogBudget } from './log-budget';
+import { checkPresenceJson } from '../lib/presence';
 import { createChunkReceiver, type ChunkLimits } from './chunks';
 
 export interface MessageHandlerDeps {
@@ -35,6 +37,17 @@ export interface MessageHandlerDeps {
 }
 
 const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
+
+/**
+ * Presence entries a frame may carry that are refused (another user's id, malformed): beyond this
+ * the socket is closed 1008. An honest client sends its own state, so any refusal is rare.
+ */
+const PRESENCE_ABUSE_PER_FRAME = 16;
+/** Removals of other users' ids an honest client may echo in one frame (its peers timing out). */
+const PRESENCE_FOREIGN_REMOVALS_PER_FRAME = 256;
+/** Frames with refused entries allowed per window before the socket is closed as abusive. */
+const PRESENCE_ABUSIVE_FRAMES_PER_WINDOW = 20;
+const PRESENCE_ABUSE_WINDOW_MS = 60_000;
 
 /** An empty Yjs update (no structs, empty delete set): what a client with nothing new sends. */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0;
@@ -148,15 +161,35 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       });
   }
 
+  /** Per-connection state of the presence checks; kept off Connection so idle sockets stay small. */
+  const presenceGuards = new WeakMap<Connection, { budget: LogBudget; strikes: number; windowStart: number }>();
+  const guardOf = (conn: Connection) => {
+    let g = presenceGuards.get(conn);
+    if (!g) presenceGuards.set(conn, (g = { budget: new LogBudget(), strikes: 0, windowStart: Date.now() }));
+    return g;
+  };
+
   /**
-   * Presence: a connection may only set or clear the awareness states of client ids it holds, and
-   * the `user` it shows is the token's identity, whatever the client claims.
+   * Presence: a connection may only set or clear the awareness states of client ids it holds; each
+   * state is checked (lib/presence.ts: shape, size, colour, cursor positions that exist in the
+   * document) and what fails is dropped; the `user` it shows is the token's identity. Refusals are
+   * counted per entry, logged at most a few lines per connection, and a connection that keeps
+   * sending entries it may not send is closed 1008 as abusive (issue 11 #1, #3).
    */
   function handleAwareness(conn: Connection, doc: LiveDoc, update: Uint8Array): void {
     const dec = decoding.createDecoder(update);
     const n = decoding.readVarUint(dec);
     const enc = encoding.createEncoder();
     let kept = 0;
+    let malformed = 0;
+    let spoofs = 0;
+    let foreignRemovals = 0;
+    const problems = new Map<string, number>();
+    const note = (problem: string) => {
+      problems.set(problem, (problems.get(problem) ?? 0) + 1);
+      metrics.refusedUpdates.inc({ reason: `awareness-${problem}` });
+    };
+    const knows = (id: { client: number; clock: number }) => doc.knowsId(id);
     const body = encoding.createEncoder();
     for (let i = 0; i < n; i++) {
       const clientId = decoding.readVarUint(dec);
@@ -166,21 +199,56 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       // hold changes nothing (Awareness would ignore it too): skip it quietly, it is not a spoof.
       const known = doc.awareness.meta.get(clientId);
       if (known && clock <= known.clock && !conn.clientIds.has(clientId)) continue;
-      if (!doc.claim(conn, clientId)) {
-        metrics.refusedUpdates.inc({ reason: 'awareness-spoof' });
-        log.warn({ conn: conn.id, doc: doc.id, user: conn.userId, clientId }, 'awareness for a client id held by another user: dropped');
+      const removal = json === 'null';
+      if (!conn.clientIds.has(clientId) && !doc.claim(conn, clientId)) {
+        // An honest client echoes a peer's removal when its own copy times out: drop it quietly,
+        // unless a frame is made of them. Setting a state under someone else's id is a spoof.
+        if (removal && ++foreignRemovals <= PRESENCE_FOREIGN_REMOVALS_PER_FRAME) continue;
+        note('spoof');
+        if (++spoofs + malformed > PRESENCE_ABUSE_PER_FRAME) break;
         continue;
       }
-      let state: unknown = JSON.parse(json);
-      if (state !== null && typeof state === 'object' && conn.identity) {
-        const s = state as Record<string, unknown>;
-        const user = (typeof s.user === 'object' && s.user !== null ? s.user : {}) as Record<string, unknown>;
-        state = { ...s, user: { ...user, name: conn.identity.name, id: conn.identity.userId } };
+      const checked = checkPresenceJson(json, knows);
+      // Bytes that are not JSON are an undecodable payload (1007), as for any other message.
+      if (!checked.ok && checked.problem === 'not-json') throw new Error('awareness state is not JSON');
+      if (!checked.ok) {
+        note(checked.problem);
+        if (spoofs + ++malformed > PRESENCE_ABUSE_PER_FRAME) break;
+        continue;
+      }
+      let state = checked.state;
+      if (checked.problems.length) {
+        for (const p of checked.problems) note(p);
+        // A stale cursor (a position this server has not stored yet) is not abuse; a malformed one is.
+        if (checked.problems.some((p) => p !== 'cursor-position')) malformed++;
+      }
+      if (state !== null && conn.identity) {
+        const user = (state.user ?? {}) as Record<string, unknown>;
+        state = { ...state, user: { ...user, name: conn.identity.name, id: conn.identity.userId } };
       }
       encoding.writeVarUint(body, clientId);
       encoding.writeVarUint(body, clock);
       encoding.writeVarString(body, JSON.stringify(state));
       kept++;
+    }
+    if (problems.size) {
+      // One refused entry of one's own id is what an honest client sends while another user's
+      // presence holds it (see LiveDoc.claim); several, or a malformed state, are not.
+      const abusive = malformed + (spoofs > 1 ? spoofs : 0);
+      const g = guardOf(conn);
+      const line = g.budget.take();
+      if (line) log.warn({ conn: conn.id, doc: doc.id, user: conn.userId, dropped: Object.fromEntries(problems), suppressedLines: line.suppressed }, 'presence entries dropped');
+      const now = Date.now();
+      if (now - g.windowStart > PRESENCE_ABUSE_WINDOW_MS) {
+        g.windowStart = now;
+        g.strikes = 0;
+      }
+      if (abusive > 0) g.strikes++;
+      if (abusive > PRESENCE_ABUSE_PER_FRAME || g.strikes > PRESENCE_ABUSIVE_FRAMES_PER_WINDOW) {
+        metrics.rateLimited.inc({ limit: 'abusive-presence' });
+        conn.close(CloseCode.POLICY_VIOLATION, 'abusive presence: entries for client ids it does not hold, or malformed states');
+        return;
+      }
     }
     if (kept === 0) return;
     encoding.writeVarUint(enc, kept);

@@ -35,6 +35,8 @@ export interface CollabServerOptions {
   log: Logger;
   maxMessageBytes: number;
   sendBufferCap: number;
+  /** A socket whose unsent buffer has not shrunk for this long is closed 1013 (default 30 s). */
+  sendStallMs?: number;
   keepaliveMs: number;
   compactAfterUpdates: number;
   compactIdleMs: number;
@@ -369,6 +371,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   // y-websocket client cannot see pings and drops a socket silent for 30 s, so any socket we have
   // not written to for half of that gets a 3-byte empty awareness update.
   const heartbeatAfterMs = Math.min(15_000, o.keepaliveMs / 2);
+  const sendStallMs = o.sendStallMs ?? 30_000;
   const pingTimer = setInterval(() => {
     for (const c of connections) {
       if (!c.alive) {
@@ -386,6 +389,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     for (const c of connections) {
       if (!c.authorized) continue;
       c.checkExpiry(now);
+      c.checkSendProgress(now, sendStallMs);
       if (now - c.lastSentAt >= heartbeatAfterMs) LiveDoc.heartbeat(c);
     }
   }, 250);

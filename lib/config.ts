@@ -33,6 +33,8 @@ export const CollabConfigSchema = z.object({
   DOC_MAX_BYTES: int(64 * 1024 * 1024),
   /** Unsent bytes a socket may queue before it is closed with 1013 (it resyncs on reconnect). */
   SEND_BUFFER_CAP_BYTES: int(8 * 1024 * 1024),
+  /** A socket that has not taken any of its unsent bytes for this long is closed with 1013 (it never reads). */
+  SEND_STALL_MS: int(30_000),
   /** Ping interval; a socket that misses a pong by the next ping is terminated. */
   KEEPALIVE_MS: int(30_000),
   /** Compact a document's update log into a snapshot after this many updates... */

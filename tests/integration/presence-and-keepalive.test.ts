@@ -28,8 +28,8 @@ describe('presence', () => {
     const b = provider(srv.url, docId, await fx.token(owner, docId));
     cleanups.push(() => a.destroy(), () => b.destroy());
     await Promise.all([synced(a), synced(b)]);
-    a.awareness.setLocalStateField('cursor', { x: 1 });
-    await waitFor(() => b.awareness.getStates().get(a.doc.clientID)?.cursor, { what: 'b sees a' });
+    a.awareness.setLocalStateField('marker', { x: 1 });
+    await waitFor(() => b.awareness.getStates().get(a.doc.clientID)?.marker, { what: 'b sees a' });
     // The server binds the shown identity to the token: the name is Ada's whatever a claimed.
     expect(b.awareness.getStates().get(a.doc.clientID)?.user?.name).toBe('Ada');
     const t0 = Date.now();
@@ -48,9 +48,9 @@ describe('presence', () => {
     cleanups.push(() => a.destroy(), () => b.destroy());
     await Promise.all([synced(a), synced(b)]);
     for (let i = 0; i < 5; i++) {
-      a.awareness.setLocalStateField('cursor', i);
-      b.awareness.setLocalStateField('cursor', i);
-      await waitFor(() => a.awareness.getStates().get(b.doc.clientID)?.cursor === i && b.awareness.getStates().get(a.doc.clientID)?.cursor === i, { what: `presence round ${i}` });
+      a.awareness.setLocalStateField('marker', i);
+      b.awareness.setLocalStateField('marker', i);
+      await waitFor(() => a.awareness.getStates().get(b.doc.clientID)?.marker === i && b.awareness.getStates().get(a.doc.clientID)?.marker === i, { what: `presence round ${i}` });
     }
     const spoofs = (await srv.metrics.refusedUpdates.get()).values.filter((v) => v.labels.reason === 'awareness-spoof');
     expect(spoofs).toEqual([]);

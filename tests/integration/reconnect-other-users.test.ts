@@ -34,9 +34,9 @@ describe('reconnecting while another user is connected', () => {
     const a = provider(srv.url, docId, await fx.token(alice, docId));
     const b = provider(srv.url, docId, await fx.token(bob, docId));
     providers.push(a, b);
-    // As the editor does: a cursor/name in presence (the initial clock-0 state is never sent on).
-    a.awareness.setLocalStateField('cursor', 'a');
-    b.awareness.setLocalStateField('cursor', 'b');
+    // As the editor does: a field in presence (a marker: cursors must be real positions) (the initial clock-0 state is never sent on).
+    a.awareness.setLocalStateField('marker', 'a');
+    b.awareness.setLocalStateField('marker', 'b');
     const denied: string[] = [];
     a.messageHandlers[MessageType.AUTH] = (_e, d: decoding.Decoder) => {
       decoding.readVarUint(d);

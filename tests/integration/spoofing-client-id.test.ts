@@ -152,13 +152,13 @@ describe('while the owner of a client id is offline (the reconnect window)', () 
     encoding.writeVarUint(e, 1);
     encoding.writeVarUint(e, aliceId);
     encoding.writeVarUint(e, 1_000_000);
-    encoding.writeVarString(e, JSON.stringify({ cursor: 'SQUATTED' }));
+    encoding.writeVarString(e, JSON.stringify({ marker: 'SQUATTED' }));
     m.send(encode.awareness(encoding.toUint8Array(e)));
     // Alice comes back with the same Y.Doc (same client id) and her offline edit.
     r.aliceP.connect();
     await waitFor(() => text(r.watcher.doc) === 'alice-1 OFFLINE', { what: "Alice's offline edit reaches the watcher" });
     await waitFor(() => sameState(storedDoc(s.fx, r.docId), r.aliceP.doc), { what: "Alice's offline edit is stored" });
-    expect(r.watcher.awareness.getStates().get(aliceId)?.cursor).not.toBe('SQUATTED');
+    expect(r.watcher.awareness.getStates().get(aliceId)?.marker).not.toBe('SQUATTED');
   });
 
   it("an editor cannot write under an offline user's client id (her offline edit would diverge or vanish)", async () => {

@@ -41,7 +41,7 @@ async function room(): Promise<Room> {
   s.fx.grant(docId, mallory, 'editor');
   const aliceP = provider(s.srv.url, docId, await s.fx.token(alice, docId));
   providers.push(aliceP);
-  aliceP.awareness.setLocalState({ user: { name: 'Alice Real', color: '#f00' }, cursor: 'alice-cursor' });
+  aliceP.awareness.setLocalState({ user: { name: 'Alice Real', color: '#f00' }, marker: 'alice-cursor' });
   const watcher = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
   open.push(watcher);
   await Promise.all([synced(aliceP), watcher.synced()]);
@@ -54,11 +54,11 @@ describe('presence identity', () => {
     const r = await room();
     const malloryP = provider(s.srv.url, r.docId, await s.fx.token(r.mallory, r.docId));
     providers.push(malloryP);
-    malloryP.awareness.setLocalState({ user: { name: 'Alice Real', id: r.alice, color: '#00f' }, cursor: 'm' });
+    malloryP.awareness.setLocalState({ user: { name: 'Alice Real', id: r.alice, color: '#00f' }, marker: 'm' });
     await synced(malloryP);
     const seen = await waitFor(() => r.watcher.awareness.getStates().get(malloryP.doc.clientID), { what: "Mallory's presence" });
     expect(seen.user).toEqual({ name: 'Mallory Real', id: r.mallory, color: '#00f' });
-    expect(seen.cursor).toBe('m');
+    expect(seen.marker).toBe('m');
     // Alice's own presence also carries her id from the token.
     expect(r.watcher.awareness.getStates().get(r.aliceP.doc.clientID)!.user).toEqual({ name: 'Alice Real', id: r.alice, color: '#f00' });
   });
@@ -83,23 +83,23 @@ describe("another user's client id", () => {
     await m.synced();
     m.send(
       awarenessFrame([
-        { clientId: aliceId, clock: 1000, state: { user: { name: 'Alice Real' }, cursor: 'SPOOFED' } },
-        { clientId: m.doc.clientID, clock: 1, state: { cursor: 'mallory-1' } },
+        { clientId: aliceId, clock: 1000, state: { user: { name: 'Alice Real' }, marker: 'SPOOFED' } },
+        { clientId: m.doc.clientID, clock: 1, state: { marker: 'mallory-1' } },
       ]),
     );
-    await waitFor(() => r.watcher.awareness.getStates().get(m.doc.clientID)?.cursor === 'mallory-1', { what: "Mallory's own entry" });
-    expect(r.watcher.awareness.getStates().get(aliceId)!.cursor).toBe('alice-cursor');
+    await waitFor(() => r.watcher.awareness.getStates().get(m.doc.clientID)?.marker === 'mallory-1', { what: "Mallory's own entry" });
+    expect(r.watcher.awareness.getStates().get(aliceId)!.marker).toBe('alice-cursor');
 
     // Clearing Alice's presence (state null: "Alice left") is refused too; a later own entry is the marker.
     m.send(awarenessFrame([{ clientId: aliceId, clock: 2000, state: null }]));
-    m.send(awarenessFrame([{ clientId: m.doc.clientID, clock: 2, state: { cursor: 'mallory-2' } }]));
-    await waitFor(() => r.watcher.awareness.getStates().get(m.doc.clientID)?.cursor === 'mallory-2', { what: "Mallory's second entry" });
+    m.send(awarenessFrame([{ clientId: m.doc.clientID, clock: 2, state: { marker: 'mallory-2' } }]));
+    await waitFor(() => r.watcher.awareness.getStates().get(m.doc.clientID)?.marker === 'mallory-2', { what: "Mallory's second entry" });
     const alice = r.watcher.awareness.getStates().get(aliceId);
-    expect(alice?.cursor).toBe('alice-cursor');
+    expect(alice?.marker).toBe('alice-cursor');
     expect(alice?.user).toEqual({ name: 'Alice Real', id: r.alice, color: '#f00' });
     // The server's own view (what late joiners get) is untouched as well.
     const live = s.srv.server.registry.peek(r.docId)!;
-    expect(live.awareness.getStates().get(aliceId)?.cursor).toBe('alice-cursor');
+    expect(live.awareness.getStates().get(aliceId)?.marker).toBe('alice-cursor');
     expect(m.closeInfo).toBeNull();
   });
 
@@ -109,8 +109,8 @@ describe("another user's client id", () => {
     const m = await rawConnect(s.srv.url, r.docId, { token: await s.fx.token(r.mallory, r.docId) });
     open.push(m);
     await m.synced();
-    m.send(awarenessFrame([{ clientId: aliceId, clock: 1_000_000, state: { cursor: 'SPOOFED' } }]));
-    r.aliceP.awareness.setLocalStateField('cursor', 'alice-moved');
-    await waitFor(() => r.watcher.awareness.getStates().get(aliceId)?.cursor === 'alice-moved', { what: "Alice's own update" });
+    m.send(awarenessFrame([{ clientId: aliceId, clock: 1_000_000, state: { marker: 'SPOOFED' } }]));
+    r.aliceP.awareness.setLocalStateField('marker', 'alice-moved');
+    await waitFor(() => r.watcher.awareness.getStates().get(aliceId)?.marker === 'alice-moved', { what: "Alice's own update" });
   });
 });

@@ -1,0 +1,176 @@
+// Presence is checked before it is relayed (issue 11 #1, #3, and `user.color`): a flood of entries
+// for client ids the sender does not hold costs a few log lines and closes the socket 1008 while
+// /healthz keeps answering; malformed cursors and colours are dropped, well-formed ones relayed.
+import { afterAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { CloseCode } from '../../lib/close-codes';
+import { encode } from '../../lib/protocol';
+import { createFixture, provider, spawnServer, synced, waitFor, type ChildServer, type Fixture } from '../helpers/fixture';
+import { useServer } from '../helpers/suite';
+import { rawConnect, storedDoc } from '../helpers/raw-client';
+
+/** An awareness frame with the given entries (state as JSON text, so a test can send anything). */
+function awarenessFrame(entries: { clientId: number; clock: number; json: string }[]): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, entries.length);
+  for (const x of entries) {
+    encoding.writeVarUint(e, x.clientId);
+    encoding.writeVarUint(e, x.clock);
+    encoding.writeVarString(e, x.json);
+  }
+  return encode.awareness(encoding.toUint8Array(e));
+}
+
+/** GET /healthz; resolves with how long the answer took (ms). */
+function healthz(port: number): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(performance.now() - t0));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('an awareness flood of foreign client ids', () => {
+  let fx: Fixture | undefined;
+  let child: ChildServer | undefined;
+  afterAll(async () => {
+    child?.proc.kill('SIGKILL');
+    await child?.exited;
+    fx?.cleanup();
+  });
+
+  it('5 × 1 MB frames: a handful of log lines, /healthz under 100 ms throughout, the socket closed 1008', async () => {
+    fx = await createFixture();
+    child = await spawnServer(fx);
+    const owner = fx.user({ name: 'Olive' });
+    const viewer = fx.user({ name: 'Vic' });
+    const docId = fx.doc(owner);
+    fx.grant(docId, viewer, 'viewer');
+    const alice = provider(child.url, docId, await fx.token(owner, docId));
+    alice.awareness.setLocalStateField('user', { name: 'Olive', color: '#e11d48' });
+    await synced(alice);
+    const v = await rawConnect(child.url, docId, { token: await fx.token(viewer, docId) });
+    await v.synced();
+    await waitFor(() => v.awareness.getStates().has(alice.doc.clientID), { what: "the viewer sees the owner's presence" });
+
+    // ~1 MB each: entries for the owner's id and ~60,000 other ids, each with a newer clock.
+    const frames: Uint8Array[] = [];
+    for (let f = 0; f < 5; f++) {
+      const entries: { clientId: number; clock: number; json: string }[] = [];
+      let bytes = 0;
+      for (let i = 0; bytes < 1_000_000; i++) {
+        const clientId = i % 2 === 0 ? alice.doc.clientID : 1_000_000 + f * 100_000 + i;
+        entries.push({ clientId, clock: 1000 + f * 100_000 + i, json: '{"user":{"name":"x"}}' });
+        bytes += 30;
+      }
+      frames.push(awarenessFrame(entries));
+      expect(frames[f]!.byteLength).toBeLessThan(1024 * 1024);
+    }
+    const linesBefore = child.output.length;
+    let slowest = 0;
+    let polling = true;
+    const poller = (async () => {
+      while (polling) slowest = Math.max(slowest, await healthz(child!.port));
+    })();
+    for (const f of frames) v.send(f);
+    const closed = await waitFor(() => v.closeInfo, { timeout: 15_000, what: 'the flooding socket closed' });
+    await waitFor(() => slowest > 0, { what: 'a /healthz answer during the flood' });
+    // Keep polling a little after the close: the frames may still be arriving at the server.
+    const until = Date.now() + 500;
+    await waitFor(() => Date.now() > until, { what: 'polling after the flood' });
+    polling = false;
+    await poller;
+
+    expect(closed.code).toBe(CloseCode.POLICY_VIOLATION);
+    expect(closed.reason).toMatch(/abusive presence/);
+    const flood = child.output.slice(linesBefore).join('\n').split('\n').filter((l) => l.trim());
+    const dropped = flood.filter((l) => l.includes('presence entries dropped'));
+    console.log(`flood: ${flood.length} log lines (${dropped.length} about dropped presence), slowest /healthz ${slowest.toFixed(1)} ms`);
+    expect(dropped.length).toBeLessThanOrEqual(3);
+    expect(flood.length).toBeLessThanOrEqual(10);
+    expect(slowest).toBeLessThan(100);
+    // The owner's presence is still hers.
+    const o = await rawConnect(child.url, docId, { token: await fx.token(owner, docId) });
+    await o.synced();
+    await waitFor(() => o.awareness.getStates().get(alice.doc.clientID), { what: "the owner's presence" });
+    expect(o.awareness.getStates().get(alice.doc.clientID)!.user).toMatchObject({ name: 'Olive' });
+    o.close();
+    alice.destroy();
+  }, 60_000);
+});
+
+describe('presence states are checked before they are relayed', () => {
+  const s = useServer();
+
+  async function room() {
+    const owner = s.fx.user({ name: 'Olive' });
+    const viewer = s.fx.user({ name: 'Vic' });
+    const docId = s.fx.doc(owner);
+    s.fx.grant(docId, viewer, 'viewer');
+    const writer = await rawConnect(s.srv.url, docId, { token: await s.fx.token(owner, docId) });
+    s.open.push(writer);
+    await writer.synced();
+    writer.doc.getXmlFragment('default').insert(0, [new Y.XmlText('hello')]);
+    await waitFor(() => storedDoc(s.fx, docId).getXmlFragment('default').length === 1, { what: 'the edit stored' });
+    const v = await rawConnect(s.srv.url, docId, { token: await s.fx.token(viewer, docId) });
+    s.open.push(v);
+    await v.synced();
+    return { docId, writer, v };
+  }
+
+  /** What the writer sees of the viewer's presence once the entry with `clock` arrived (or was dropped). */
+  async function relayed(r: Awaited<ReturnType<typeof room>>, clock: number, state: string) {
+    r.v.send(awarenessFrame([{ clientId: r.v.doc.clientID, clock, json: state }]));
+    // A marker entry after it in a second frame: once the writer has it, the first was handled.
+    r.v.send(awarenessFrame([{ clientId: r.v.doc.clientID, clock: clock + 1, json: JSON.stringify({ marker: clock, ...JSON.parse(state === 'null' ? '{}' : state) }) }]));
+    await waitFor(() => (r.writer.awareness.getStates().get(r.v.doc.clientID) as { marker?: number } | undefined)?.marker === clock, { what: `presence ${clock} relayed` });
+    return r.writer.awareness.getStates().get(r.v.doc.clientID)!;
+  }
+
+  it("a colour that is not #rgb / #rrggbb (e.g. a CSS url()) is removed; a hex colour is kept; the name is the token's", async () => {
+    const r = await room();
+    const bad = await relayed(r, 1, JSON.stringify({ user: { name: 'Mallory', color: 'url(https://evil.example/track.png)', avatar: 'https://evil.example/a.png' } }));
+    expect(bad.user).toEqual({ name: 'Vic', id: expect.any(String) });
+    const good = await relayed(r, 5, JSON.stringify({ user: { name: 'Vic', color: '#0284c7' } }));
+    expect(good.user).toMatchObject({ name: 'Vic', color: '#0284c7' });
+  });
+
+  it('malformed cursors are removed (null, wrong types, out of range, unknown ids); a well-formed one is relayed', async () => {
+    const r = await room();
+    const wid = r.writer.doc.clientID;
+    const bad = [
+      { anchor: null, head: null },
+      { anchor: 'a', head: 7 },
+      { anchor: { type: null, tname: null, item: null, assoc: 0 }, head: { type: null, tname: null, item: null, assoc: 0 } },
+      { anchor: { item: { client: -1, clock: 1.5 } }, head: { item: { client: wid, clock: 0 } } },
+      { anchor: { item: { client: wid, clock: 10_000_000 } }, head: { item: { client: wid, clock: 10_000_000 } } },
+    ];
+    let clock = 10;
+    for (const cursor of bad) {
+      const seen = await relayed(r, clock, JSON.stringify({ cursor }));
+      expect(seen.cursor, JSON.stringify(cursor)).toBeUndefined();
+      clock += 2;
+    }
+    const good = { anchor: { type: null, tname: 'default', item: { client: wid, clock: 2 }, assoc: 0 }, head: { type: null, tname: 'default', item: { client: wid, clock: 2 }, assoc: 0 } };
+    expect((await relayed(r, clock, JSON.stringify({ cursor: good }))).cursor).toEqual(good);
+    // A state too large to be presence is not relayed at all.
+    const huge = JSON.stringify({ cursor: good, pad: 'x'.repeat(10_000) });
+    r.v.send(awarenessFrame([{ clientId: r.v.doc.clientID, clock: clock + 10, json: huge }]));
+    const after = await relayed(r, clock + 20, JSON.stringify({ cursor: good }));
+    expect(after.pad).toBeUndefined();
+  });
+
+  it('a connection that keeps sending malformed presence is closed 1008 as abusive', async () => {
+    const r = await room();
+    for (let i = 0; i < 30 && r.v.ws.readyState === 1; i++) r.v.send(awarenessFrame([{ clientId: r.v.doc.clientID, clock: 100 + i, json: '{"cursor":{"anchor":null,"head":null}}' }]));
+    const c = await r.v.closed;
+    expect(c.code).toBe(CloseCode.POLICY_VIOLATION);
+    expect(c.reason).toMatch(/abusive presence/);
+  });
+});
