@@ -8,7 +8,6 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import { EditorContent, useEditor } from '@tiptap/react';
 import StarterKit from '@tiptap/starter-kit';
-import { TaskItem, TaskList } from '@tiptap/extension-list';
 import { Placeholder } from '@tiptap/extensions';
 import Collaboration from '@tiptap/extension-collaboration';
 import CollaborationCaret from '@tiptap/extension-collaboration-caret';
@@ -20,6 +19,8 @@ import { userColor } from '../user-color';
 import { FormatBar } from './FormatBar';
 import { Presence, usePresence } from './Presence';
 import { ShareDialog } from './ShareDialog';
+import { HistoryPanel } from './HistoryPanel';
+import { contentExtensions } from '@/lib/editor-extensions';
 import { StatusLine } from './StatusLine';
 import { useCollab } from './use-collab';
 import { cacheForOffline } from './offline';
@@ -37,6 +38,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const role: Role = collab.role ?? doc.role;
   const editable = roleAtLeast(role, 'editor') && !closed;
   const [shareOpen, setShareOpen] = useState(false);
+  const [historyOpen, setHistoryOpen] = useState(false);
   const [words, setWords] = useState(0);
   const presence = usePresence(client);
   const color = useMemo(() => userColor(me.id), [me.id]);
@@ -50,9 +52,8 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
       editable: false,
       extensions: ydoc && !waitForClient
         ? [
-            StarterKit.configure({ undoRedo: false, link: { openOnClick: false, autolink: true, defaultProtocol: 'https' } }),
-            TaskList,
-            TaskItem.configure({ nested: true }),
+            // The document schema: shared with the server's HTML of a version (lib/editor-extensions.ts).
+            ...contentExtensions(),
             Placeholder.configure({ placeholder: 'Start writing…' }),
             Collaboration.configure({ document: ydoc }),
             ...(client ? [CollaborationCaret.configure({ provider: client.provider, user: { id: me.id, name: me.name, color } })] : []),
@@ -155,6 +156,11 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} ydoc={ydoc} />
         <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} />
         <Presence users={presence} meId={me.id} />
+        {!closed && (
+          <button className="btn btn-sm" onClick={() => setHistoryOpen(true)} data-testid="history-button">
+            History
+          </button>
+        )}
         {role === 'owner' && !closed && (
           <button className="btn btn-primary btn-sm" onClick={() => setShareOpen(true)} data-testid="share-button">
             Share
@@ -182,6 +188,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         </div>
       </main>
       {role === 'owner' && <ShareDialog docId={doc.id} open={shareOpen} onClose={() => setShareOpen(false)} />}
+      <HistoryPanel docId={doc.id} open={historyOpen} onClose={() => setHistoryOpen(false)} editor={editable ? editor : null} ydoc={ydoc} role={editable ? role : 'viewer'} />
     </>
   );
 }
