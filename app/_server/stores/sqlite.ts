@@ -16,8 +16,9 @@ export function openDb(file: string, synchronous: 'NORMAL' | 'FULL'): Db {
   // Accounts, sessions and documents: readable by this user only. Created 0600 before SQLite opens
   // it (SQLite gives its -wal and -shm files the database's mode), and tightened if an older
   // version (or collab-server starting first) created it world-readable.
-  closeSync(openSync(file, 'a', 0o600));
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+  // turbopackIgnore: a runtime path, not a file to trace into the build output.
+  closeSync(openSync(/*turbopackIgnore: true*/ file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(/*turbopackIgnore: true*/ f)) chmodSync(/*turbopackIgnore: true*/ f, 0o600);
   const db = new Database(file);
   for (const p of sqlitePragmas(synchronous)) db.pragma(p);
   migrateSqlite(db);
