@@ -72,6 +72,75 @@ function prom(p: PanelSpec) {
 const q = (quantile: number, metric: string, by = '') =>
   `histogram_quantile(${quantile}, sum by (le${by ? `, ${by}` : ''}) (rate(${metric}_bucket${RATE})))`;
 
+/**
+ * One panel per alert in observability/rules.yml, titled with the alert's name, plotting the signal
+ * it compares with its threshold (written in the description), so an engineer paged by an alert
+ * finds its graph under the same name. The runbooks are in README "Alerts and runbooks".
+ */
+function alertPanels() {
+  const a = (alert: string, threshold: string, spec: Omit<PanelSpec, 'title' | 'description'>) =>
+    prom({ w: 6, h: 7, ...spec, title: alert, description: `Alert ${alert} fires when ${threshold}. Runbook: README "Alerts and runbooks".` });
+  const slow = (w: string) => `1 - sum(rate(tandem_update_handling_seconds_bucket{le="0.1"}[${w}])) / sum(rate(tandem_update_handling_seconds_count[${w}]))`;
+  const closes = (code: string) => `sum by (instance) (rate(tandem_connections_closed_total{code="${code}"}${RATE}))`;
+  return [
+    row('Alerts (one panel per alert rule)'),
+    a('TandemEditDeliveryFastBurn', 'more than 14.4% of updates take over 100 ms over 1 h and 5 min (or 6% over 6 h and 30 min)', {
+      unit: 'percentunit',
+      targets: [{ expr: slow('5m'), legend: 'slow share 5m' }, { expr: slow('1h'), legend: 'slow share 1h' }, { expr: slow('6h'), legend: 'slow share 6h' }],
+    }),
+    a('TandemEditDeliverySlowBurn', 'more than 3% of updates take over 100 ms over 1 d and 2 h (or 1% over 3 d and 6 h)', {
+      unit: 'percentunit',
+      targets: [{ expr: slow('2h'), legend: 'slow share 2h' }, { expr: slow('1d'), legend: 'slow share 1d' }, { expr: slow('3d'), legend: 'slow share 3d' }],
+    }),
+    a('TandemDurableAppendFailing', 'any update-log append failed in the last 5 min', { targets: [{ expr: 'sum by (instance) (increase(tandem_errors_total{where="store-append"}[5m]))', legend: '{{instance}}' }] }),
+    a('TandemErrorRateHigh', 'errors at one place exceed 0.5/s for 5 min', { unit: 'reqps', targets: [{ expr: `sum by (instance, where) (rate(tandem_errors_total{where!="store-append"}${RATE}))`, legend: '{{instance}} {{where}}' }] }),
+    a('TandemAppErrorRateHigh', 'app request errors exceed 0.2/s for 5 min', { unit: 'reqps', targets: [{ expr: `sum by (instance, route_type) (rate(tandem_app_request_errors_total${RATE}))`, legend: '{{instance}} {{route_type}}' }] }),
+    a('TandemRefusedWritesSpike', 'refused writes exceed 2/s for 10 min', { unit: 'reqps', targets: [{ expr: `sum by (instance, reason) (rate(tandem_updates_refused_total${RATE}))`, legend: '{{instance}} {{reason}}' }] }),
+    a('TandemTokenRejectionStorm', '4401 closes exceed 1/s for 5 min', { unit: 'reqps', targets: [{ expr: closes('UNAUTHORIZED'), legend: '4401 {{instance}}' }] }),
+    a('TandemRateLimitStorm', '4429 closes exceed 0.5/s for 5 min', { unit: 'reqps', targets: [{ expr: closes('RATE_LIMITED'), legend: '4429 {{instance}}' }] }),
+    a('TandemOverloadCloses', '1013 closes exceed 0.2/s for 5 min', { unit: 'reqps', targets: [{ expr: closes('TRY_AGAIN_LATER'), legend: '1013 {{instance}}' }] }),
+    a('TandemStorageUnavailableCloses', 'any 4503 close happens for 2 min', { unit: 'reqps', targets: [{ expr: closes('STORAGE_UNAVAILABLE'), legend: '4503 {{instance}}' }] }),
+    a('TandemReconnectStorm', 'new sockets per minute exceed twice the open sockets (at least 10) for 5 min', {
+      targets: [
+        { expr: `sum by (instance) (rate(tandem_connections_opened_total${RATE})) * 60`, legend: 'opened/min {{instance}}' },
+        { expr: 'sum by (instance) (tandem_open_sockets)', legend: 'open {{instance}}' },
+      ],
+    }),
+    a('TandemEventLoopLag', 'event-loop lag p99 exceeds 100 ms for 5 min', {
+      unit: 's',
+      targets: [
+        { expr: 'max by (instance) (tandem_process_nodejs_eventloop_lag_p99_seconds)', legend: 'collab {{instance}}' },
+        { expr: 'max by (instance) (tandem_app_nodejs_eventloop_lag_p99_seconds)', legend: 'app {{instance}}' },
+      ],
+    }),
+    a('TandemMemoryHigh', 'resident memory exceeds 1.5 GB for 10 min', {
+      unit: 'bytes',
+      targets: [
+        { expr: 'max by (instance) (tandem_process_process_resident_memory_bytes)', legend: 'collab {{instance}}' },
+        { expr: 'max by (instance) (tandem_app_process_resident_memory_bytes)', legend: 'app {{instance}}' },
+      ],
+    }),
+    a('TandemLokiShippingDrops', 'any log line was dropped in 10 min', {
+      targets: [
+        { expr: 'sum by (instance) (increase(tandem_log_lines_dropped_total[10m]))', legend: 'collab {{instance}}' },
+        { expr: 'sum by (instance) (increase(tandem_app_log_lines_dropped_total[10m]))', legend: 'app {{instance}}' },
+      ],
+    }),
+    a('TandemInstanceDown', 'a scrape fails for 1 min (the instance is down or unreachable)', {
+      targets: [{ expr: 'count by (instance) (tandem_open_sockets) or count by (instance) (tandem_app_metrics_scrapes_total)', legend: '{{instance}} answering' }],
+    }),
+    a('TandemClusterRedisDown', 'an instance that used Redis reports it down for 1 min', { targets: [{ expr: 'min by (instance) (tandem_cluster_redis_up)', legend: '{{instance}}' }] }),
+    a('TandemClusterPublishFailures', 'Redis publish failures exceed 0.1/s for 5 min', { unit: 'reqps', targets: [{ expr: `sum by (instance) (rate(tandem_cluster_publish_failures_total${RATE}))`, legend: '{{instance}}' }] }),
+    a('TandemClusterCatchUpsHigh', 'updates applied from the log exceed 1/s for 10 min', {
+      unit: 'reqps',
+      targets: [
+        { expr: `sum by (instance) (rate(tandem_cluster_catchup_updates_total${RATE}))`, legend: 'from the log {{instance}}' },
+        { expr: `sum by (reason) (rate(tandem_cluster_catchups_total${RATE}))`, legend: 'catch-ups {{reason}}' },
+      ],
+    }),
+  ];
+}
+
 function overview() {
   nextId = 1;
   x = 0;
@@ -192,6 +261,7 @@ function overview() {
       w: 12,
       targets: [{ expr: `sum by (route_type) (rate(tandem_app_request_errors_total${RATE}))`, legend: '{{route_type}}' }],
     }),
+    ...alertPanels(),
   ];
   return dashboard('tandem-overview', 'Tandem / Overview', panels, [], ['tandem']);
 }

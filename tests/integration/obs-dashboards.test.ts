@@ -133,6 +133,19 @@ describe('Grafana dashboards', () => {
     expect(checked).toBeGreaterThan(20);
   });
 
+  it('every metric the alerting and recording rules read is exported by collab-server or the app', () => {
+    const rules = readFileSync(join(ROOT, 'observability/rules.yml'), 'utf8');
+    const exprs = [...rules.matchAll(/expr: (\|\n(?:\s{10}.*\n)+|.*)/g)].map((m) => m[1]!);
+    let checked = 0;
+    for (const e of exprs) {
+      for (const n of metricsIn(e)) {
+        expect((n.startsWith('tandem_app_') ? appNames : collabNames).has(n), `rules.yml: ${n} is not exported`).toBe(true);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(25);
+  });
+
   it('the core overview panels return data once prometheus has scraped the server', async () => {
     const d = load('tandem-overview.json');
     const core = ['Open sockets', 'Resident memory and heap used', 'Event-loop lag p99'];
