@@ -85,11 +85,14 @@ export interface Stack {
  * Build (unless E2E_SKIP_BUILD=1 and a build exists), then start collab-server and the app.
  * collab-server starts first: it creates the token key pair in DATA_DIR that the app then signs with.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(opts: { distDir?: string } = {}): Promise<Stack> {
+  // A file that builds into its own directory (next.config.js reads NEXT_DIST_DIR) can run beside
+  // the others without two `next build`s writing one `.next`.
+  const dist = opts.distDir ? { NEXT_DIST_DIR: opts.distDir } : {};
   if (process.env.E2E_SKIP_BUILD !== '1') {
     const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], {
       cwd: ROOT,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...dist },
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -146,6 +149,7 @@ export async function startStack(): Promise<Stack> {
       COLLAB_TOKEN_TTL_SECONDS: String(E2E_TOKEN_TTL_SECONDS),
       LOG_LEVEL: 'warn',
       NEXT_TELEMETRY_DISABLED: '1',
+      ...dist,
     });
     const a = app;
     const baseUrl = `http://127.0.0.1:${appPort}`;
