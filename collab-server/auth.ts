@@ -3,6 +3,7 @@
  * WebsocketProvider's `params` sends) or from Sec-WebSocket-Protocol, and are verified with the
  * public key only.
  */
+import { decodeProtectedHeader } from 'jose';
 import { CloseCode } from '../lib/close-codes';
 import { verifyAdminToken, verifyCollabToken, TokenError, type VerifyKey } from '../lib/token';
 import type { AclStore } from './acl-store';
@@ -25,6 +26,8 @@ export interface Authenticator {
   renew(conn: Connection, token: string): Promise<number>;
   /** Verify an admin bearer token for the HTTP admin endpoints; resolves to the admin's user id. */
   verifyAdmin(token: string): Promise<string>;
+  /** The kid of the key that signed the token behind `identity` (for revoking a key's sockets). */
+  keyOf?(identity: Identity | null): string | undefined;
 }
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]+$/;
@@ -42,6 +45,15 @@ export function tokenFromRequest(url: URL, protocolHeader: string | undefined): 
 }
 
 export function createTokenAuthenticator(key: VerifyKey, acl: AclStore): Authenticator {
+  // The signing key of each identity's token, so a revoked key's sockets can be found and closed.
+  const kids = new WeakMap<Identity, string>();
+  const kidOfToken = (token: string) => {
+    try {
+      return decodeProtectedHeader(token).kid;
+    } catch {
+      return undefined;
+    }
+  };
   async function verify(token: string | null, docId: string) {
     if (!token) throw new AuthError(CloseCode.UNAUTHORIZED, 'token missing');
     try {
@@ -53,15 +65,29 @@ export function createTokenAuthenticator(key: VerifyKey, acl: AclStore): Authent
       throw err;
     }
   }
+  /** The user still exists and did not sign out after this token was issued (issue 11); admin status now. */
+  async function current(c: { sub: string; iat?: number }): Promise<{ isAdmin: boolean; issuedAt: number }> {
+    const status = (await acl.userStatus([c.sub])).get(c.sub);
+    if (!status) throw new AuthError(CloseCode.UNAUTHORIZED, 'account not found');
+    const issuedAt = (c.iat ?? 0) * 1000;
+    if (issuedAt < status.tokensNotBefore) throw new AuthError(CloseCode.UNAUTHORIZED, 'token revoked: signed out');
+    return { isAdmin: status.isAdmin, issuedAt };
+  }
   return {
     async authenticate(token, docId) {
       const c = await verify(token, docId);
-      return { userId: c.sub, name: c.name, isAdmin: await acl.isAdmin(c.sub), expiresAt: c.exp * 1000, jti: c.jti };
+      const identity: Identity = { userId: c.sub, name: c.name, ...(await current(c)), expiresAt: c.exp * 1000, jti: c.jti };
+      const kid = kidOfToken(token!);
+      if (kid) kids.set(identity, kid);
+      return identity;
     },
     async renew(conn, token) {
       const c = await verify(token, conn.docId);
       if (!conn.identity || c.sub !== conn.identity.userId) throw new AuthError(CloseCode.FORBIDDEN, 'token is for another user');
-      conn.identity = { ...conn.identity, name: c.name, expiresAt: c.exp * 1000, jti: c.jti };
+      conn.setAdmin((await current(c)).isAdmin);
+      conn.identity = { ...conn.identity, issuedAt: (c.iat ?? 0) * 1000, name: c.name, expiresAt: c.exp * 1000, jti: c.jti };
+      const kid = kidOfToken(token);
+      if (kid) kids.set(conn.identity, kid);
       conn.armExpiry(conn.identity.expiresAt);
       return conn.identity.expiresAt;
     },
@@ -71,6 +97,7 @@ export function createTokenAuthenticator(key: VerifyKey, acl: AclStore): Authent
       if (!(await acl.isAdmin(sub))) throw new TokenError('not an instance admin');
       return sub;
     },
+    keyOf: (identity) => (identity ? kids.get(identity) : undefined),
   };
 }
 

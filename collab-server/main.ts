@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { createRemoteJWKSet } from 'jose';
 import { Redis } from 'ioredis';
 import { parseCollabConfig } from '../lib/config';
-import { ensureKeyFiles, importPublicKey } from '../lib/keys';
+import { existsSync } from 'node:fs';
+import { CloseCode } from '../lib/close-codes';
+import { ensureKeyFiles } from '../lib/keys';
 import { createLogger } from '../observability/logger';
 import { createLokiShipper } from '../observability/loki';
 import { startTracing } from '../observability/tracing';
@@ -16,8 +18,9 @@ import { createRedisBus } from './cluster/redis-bus';
 import { createDocSync } from './cluster/doc-sync';
 import { createInstanceRegistry } from './cluster/instances';
 import { createRedisConnectionLimits } from './limits';
-import { createAnonymousAuthenticator, createTokenAuthenticator } from './auth';
-import { createCollabServer } from './server';
+import { createAnonymousAuthenticator, createTokenAuthenticator, type Authenticator } from './auth';
+import { createTokenKeys, type TokenKeys } from './token-keys';
+import { createCollabServer, type CollabServer } from './server';
 import { createVersionCapture } from './versions';
 
 async function main(): Promise<void> {
@@ -71,18 +74,40 @@ async function main(): Promise<void> {
           log,
         })
       : undefined;
-  let auth;
+  let auth: Authenticator | undefined;
+  let tokenKeys: TokenKeys | undefined;
+  let server: CollabServer | undefined;
   if (cfg.ALLOW_ANONYMOUS) {
     log.warn('ALLOW_ANONYMOUS is on: every socket may edit every document (development only)');
     auth = createAnonymousAuthenticator();
   } else if (cfg.COLLAB_JWKS_URL) {
     auth = createTokenAuthenticator(createRemoteJWKSet(new URL(cfg.COLLAB_JWKS_URL)), acl);
   } else {
-    const pem = cfg.COLLAB_TOKEN_PUBLIC_KEY ?? (await ensureKeyFiles(join(dataDir, 'keys'))).publicPem;
-    auth = createTokenAuthenticator(await importPublicKey(pem), acl);
+    // The key ring (lib/key-ring.ts): several verification keys by kid, re-read when the directory
+    // changes (rotation without a restart); a revoked key's sockets are closed at once (4401), and
+    // clients reconnect with a fresh token. PEMs in COLLAB_TOKEN_PUBLIC_KEY (one or more) verify too.
+    const keysDir = cfg.COLLAB_TOKEN_KEYS_DIR ?? (cfg.COLLAB_TOKEN_PUBLIC_KEY ? undefined : join(dataDir, 'keys'));
+    if (!cfg.COLLAB_TOKEN_PUBLIC_KEY && keysDir && !existsSync(join(keysDir, 'collab-token.pub'))) await ensureKeyFiles(keysDir);
+    tokenKeys = createTokenKeys({
+      dir: keysDir,
+      publicPem: cfg.COLLAB_TOKEN_PUBLIC_KEY,
+      onRevoked: (kids) => {
+        let closed = 0;
+        for (const conn of server?.connections ?? []) {
+          const kid = auth?.keyOf?.(conn.identity);
+          if (kid && kids.has(kid)) {
+            conn.close(CloseCode.UNAUTHORIZED, 'token signing key revoked');
+            closed++;
+          }
+        }
+        log.warn({ kids: [...kids], closed }, 'token signing key revoked: its sockets are closed and must reconnect with a new token');
+      },
+      onError: (err) => log.warn({ err }, 'key ring: reading the keys directory failed; keeping the last keys'),
+    });
+    auth = createTokenAuthenticator(tokenKeys.getKey, acl);
   }
 
-  const server = createCollabServer({
+  server = createCollabServer({
     tracer: tracing.tracer,
     store,
     sync,
@@ -131,7 +156,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    await server.close();
+    await server!.close();
+    tokenKeys?.close();
     versionCapture.close();
     await connectionLimits?.close();
     await instances?.close();

@@ -69,6 +69,8 @@ export const CollabConfigSchema = z.object({
   ALLOWED_ORIGINS: list,
   /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */
   COLLAB_TOKEN_PUBLIC_KEY: z.string().optional(),
+  /** The token key ring directory (rotation, revocation; lib/key-ring.ts); default <DATA_DIR>/keys, read only alongside COLLAB_TOKEN_PUBLIC_KEY when set explicitly. Re-read when it changes. */
+  COLLAB_TOKEN_KEYS_DIR: z.string().optional(),
   /** Fetch verification keys from the app's JWKS instead (for separate machines). */
   COLLAB_JWKS_URL: z.string().url().optional(),
   /** Frames a socket may send before its token is verified (bounded in count, bytes and time). */

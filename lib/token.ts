@@ -82,10 +82,10 @@ export async function verifyCollabToken(token: string, key: VerifyKey): Promise<
 export const ADMIN_AUDIENCE = 'tandem-collab-admin';
 
 /** Sign a 60-second admin token (the app mints one per call on behalf of an instance admin). */
-export async function signAdminToken(key: SigningKey, c: { sub: string }, opts: { ttlSeconds?: number } = {}): Promise<string> {
+export async function signAdminToken(key: SigningKey, c: { sub: string }, opts: { ttlSeconds?: number; kid?: string } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ admin: true })
-    .setProtectedHeader({ alg: TOKEN_ALG })
+    .setProtectedHeader(opts.kid ? { alg: TOKEN_ALG, kid: opts.kid } : { alg: TOKEN_ALG })
     .setSubject(c.sub)
     .setJti(newId())
     .setIssuer(TOKEN_ISSUER)

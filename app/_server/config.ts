@@ -13,6 +13,10 @@ export const AppConfigSchema = z.object({
   DATA_DIR: opt(z.string().default('./data')),
   /** PEM (PKCS#8 Ed25519) private key for collab tokens; default: generated into <DATA_DIR>/keys. */
   COLLAB_TOKEN_PRIVATE_KEY: opt(z.string().optional()),
+  /** More public keys (PEM blocks) published in the JWKS beside the signing key's: a rotation's next or previous key when keys come by env. */
+  COLLAB_TOKEN_PUBLIC_KEY: opt(z.string().optional()),
+  /** The token key ring directory (rotation, revocation; lib/key-ring.ts); default <DATA_DIR>/keys, read only alongside COLLAB_TOKEN_PRIVATE_KEY when set explicitly. */
+  COLLAB_TOKEN_KEYS_DIR: opt(z.string().optional()),
   /** Collab token lifetime; short because a token is re-minted (or refreshed in band) cheaply. */
   COLLAB_TOKEN_TTL_SECONDS: int(300, 10, 86_400),
   /** WebSocket base URL clients are told to use; default ws://<request hostname>:<COLLAB_PORT>. */

@@ -4,10 +4,11 @@
  * the token signing key. Built by a factory (so a test could build two); the
  * one process-wide instance lives on globalThis so Next's dev reloads do not open a second handle.
  */
-import { createPublicKey, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { CryptoKey } from 'jose';
-import { ensureKeyFiles, importPrivateKey, publicJwks } from '@/lib/keys';
+import type { CryptoKey, JWK } from 'jose';
+import { ensureKeyFiles } from '@/lib/keys';
+import { createKeyRingWatcher, splitPems } from '@/lib/key-ring';
 import { createLogger, type Logger } from '@/observability/logger';
 import { createLokiShipper, lokiWorkerPath } from '@/observability/loki';
 import { getAppMetrics } from '@/observability/app-metrics';
@@ -26,23 +27,36 @@ export interface SigningKeys {
   privateKey: CryptoKey;
   publicPem: string;
   kid: string;
+  /** Every verification key (signing, next, retired; not revoked), for /.well-known/jwks.json. */
+  jwks: { keys: JWK[] };
 }
 
 /** PEMs passed through env files often arrive with literal "\n" instead of newlines. */
 const unescapePem = (s: string) => (s.includes('\\n') ? s.replace(/\\n/g, '\n') : s);
 
-async function loadKeys(cfg: AppConfig, dataDir: string): Promise<SigningKeys> {
-  let privatePem: string;
-  let publicPem: string;
-  if (cfg.COLLAB_TOKEN_PRIVATE_KEY) {
-    privatePem = unescapePem(cfg.COLLAB_TOKEN_PRIVATE_KEY);
-    publicPem = createPublicKey(privatePem).export({ type: 'spki', format: 'pem' }).toString();
-  } else {
-    // Same directory collab-server reads its public key from in single-machine mode.
-    ({ privatePem, publicPem } = await ensureKeyFiles(join(dataDir, 'keys')));
-  }
-  const jwks = await publicJwks(publicPem);
-  return { privateKey: await importPrivateKey(privatePem), publicPem, kid: jwks.keys[0]!.kid! };
+/**
+ * The signing key from the key ring (lib/key-ring.ts): COLLAB_TOKEN_PRIVATE_KEY, or the keys
+ * directory (created on first use), re-read when it changes so a rotation or revocation applies
+ * without a restart. Also every verification key, for the JWKS.
+ */
+function createSigningKeys(cfg: AppConfig, dataDir: string): () => Promise<SigningKeys> {
+  const dir = cfg.COLLAB_TOKEN_KEYS_DIR ?? (cfg.COLLAB_TOKEN_PRIVATE_KEY ? undefined : join(dataDir, 'keys'));
+  const watcher = createKeyRingWatcher({
+    dir,
+    privatePem: cfg.COLLAB_TOKEN_PRIVATE_KEY ? unescapePem(cfg.COLLAB_TOKEN_PRIVATE_KEY) : undefined,
+    publicPems: cfg.COLLAB_TOKEN_PUBLIC_KEY ? splitPems(cfg.COLLAB_TOKEN_PUBLIC_KEY) : [],
+    withPrivate: true,
+    // Checked on every use (a readdir and a few stats): a token is never minted with a key revoked a moment ago.
+    pollMs: 0,
+  });
+  let created: Promise<unknown> | null = null;
+  return async () => {
+    // Same directory collab-server reads in single-machine mode.
+    if (dir && !cfg.COLLAB_TOKEN_PRIVATE_KEY) await (created ??= ensureKeyFiles(dir).catch((err: unknown) => ((created = null), Promise.reject(err))));
+    const ring = await watcher.current();
+    if (!ring.signing) throw new Error('no collab token signing key (missing or revoked): see README "Signing-key rotation"');
+    return { privateKey: ring.signing.privateKey, publicPem: ring.signing.publicPem, kid: ring.signing.kid, jwks: ring.jwks };
+  };
 }
 
 /** The database the stores run on: PostgreSQL when DATABASE_URL is set, else SQLite in DATA_DIR. */
@@ -86,7 +100,7 @@ export function createAppContext(config: AppConfig) {
   });
   const trustedProxy = parseTrustedProxies(config.TRUSTED_PROXIES);
   const mailer = createMailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, log });
-  let keys: Promise<SigningKeys> | null = null;
+  const signingKeys = createSigningKeys(config, dataDir);
   let setup: Promise<void> | null = null;
   return {
     config,
@@ -106,11 +120,7 @@ export function createAppContext(config: AppConfig) {
     ready: db.ready,
     /** The token signing key, generated into <DATA_DIR>/keys on first use unless given by env. */
     keys(): Promise<SigningKeys> {
-      keys ??= loadKeys(config, dataDir).catch((err: unknown) => {
-        keys = null; // let the next request retry (e.g. a read-only data dir that gets fixed)
-        throw err;
-      });
-      return keys;
+      return signingKeys();
     },
     /**
      * While the instance has no admin, make sure a setup token exists (SETUP_TOKEN, else one

@@ -102,7 +102,7 @@ const messageOf = (body: unknown, status: number) => (body as { message?: string
 
 async function adminToken(app: AppContext, userId: string): Promise<string> {
   const keys = await app.keys();
-  return signAdminToken(keys.privateKey, { sub: userId });
+  return signAdminToken(keys.privateKey, { sub: userId }, { kid: keys.kid });
 }
 
 /** Ask every target for its sessions in parallel; failures are collected, not thrown. */
