@@ -9,6 +9,20 @@ import { pgIdent } from '../lib/db-schema';
 import type { DocAcl, GeneralAccess, GrantRole } from '../lib/acl';
 import type { SqliteDb } from './persistence/sqlite';
 
+/** What collab-server re-checks about a signed-in user (see AclStore.userStatus). */
+export interface UserStatus {
+  isAdmin: boolean;
+  /** Collab tokens issued before this (ms since epoch) are void. */
+  tokensNotBefore: number;
+}
+
+interface UserStatusRow {
+  id: string;
+  is_admin: number;
+  tokens_not_before: number;
+}
+const toStatus = (rows: UserStatusRow[]) => new Map(rows.map((r) => [r.id, { isAdmin: r.is_admin === 1, tokensNotBefore: Number(r.tokens_not_before) }]));
+
 /** One row of the app's access-change feed. */
 export interface AclChange {
   seq: number;
@@ -21,6 +35,11 @@ export interface AclStore {
   /** The document's ACL, or null if the document does not exist. */
   load(docId: string): Promise<DocAcl | null>;
   isAdmin(userId: string): Promise<boolean>;
+  /**
+   * Per user: instance admin now, and the time before which its collab tokens are void (the app
+   * sets it on sign-out). Users that no longer exist are missing from the map.
+   */
+  userStatus(userIds: string[]): Promise<Map<string, UserStatus>>;
   /** Call `onChange` for every access change from now on (polled); returns an unsubscribe. */
   watch(onChange: (change: AclChange) => void): () => void;
   /** Deletions recorded in the feed after `afterSeq` (purging what no instance saw live). */
@@ -89,6 +108,15 @@ export function createSqliteAclStore(db: SqliteDb, pollMs: number, onError: (err
     async isAdmin(userId) {
       return selAdmin.get(userId)?.is_admin === 1;
     },
+    async userStatus(userIds) {
+      const rows: UserStatusRow[] = [];
+      // Chunks stay under SQLite's bound-parameter limit.
+      for (let i = 0; i < userIds.length; i += 500) {
+        const ids = userIds.slice(i, i + 500);
+        rows.push(...db.prepare<string[], UserStatusRow>(`SELECT id, is_admin, tokens_not_before FROM users WHERE id IN (${ids.map(() => '?').join(',')})`).all(...ids));
+      }
+      return toStatus(rows);
+    },
     watch(onChange) {
       return pollFeed(pollMs, async () => selMaxSeq.get()?.seq ?? 0, async (seq) => selChanges.all(seq), onChange, onError);
     },
@@ -116,6 +144,10 @@ export function createPostgresAclStore(pool: pg.Pool, schema: string, pollMs: nu
       const r = await pool.query<{ is_admin: number }>(`SELECT is_admin FROM ${s}.users WHERE id = $1`, [userId]);
       return r.rows[0]?.is_admin === 1;
     },
+    async userStatus(userIds) {
+      const r = await pool.query<UserStatusRow>(`SELECT id, is_admin, tokens_not_before FROM ${s}.users WHERE id = ANY($1)`, [userIds]);
+      return toStatus(r.rows);
+    },
     watch(onChange) {
       return pollFeed(
         pollMs,
@@ -140,6 +172,9 @@ export function createOpenAclStore(): AclStore {
     },
     async isAdmin() {
       return false;
+    },
+    async userStatus(userIds) {
+      return new Map(userIds.map((id) => [id, { isAdmin: false, tokensNotBefore: 0 }]));
     },
     watch() {
       return () => {};

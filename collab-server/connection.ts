@@ -18,6 +18,8 @@ export interface Identity {
   /** Token expiry (ms since epoch); Infinity for anonymous development mode. */
   expiresAt: number;
   jti: string;
+  /** When the token was issued (ms); 0 when unknown. Compared with the user's tokens-not-before. */
+  issuedAt?: number;
 }
 
 export interface ConnectionDeps {
@@ -57,9 +59,6 @@ export class Connection {
   outbox: Outbox | null = null;
   readonly openedAt = Date.now();
   alive = true;
-  /** Refused writes not yet audited, and when the last audit row was written (see refuseWrite). */
-  refusalsSinceAudit = 0;
-  lastRefusalAuditAt = 0;
   lastSentAt = Date.now();
   closed = false;
   /** The code we closed with, if we did (a peer that never answers shows up as 1006 otherwise). */
@@ -101,6 +100,13 @@ export class Connection {
 
   get sendBufferCap(): number {
     return this.deps.sendBufferCap;
+  }
+
+  /** Instance admin status changed (re-checked by the server): the role is decided again. */
+  setAdmin(isAdmin: boolean): void {
+    if (!this.identity || this.identity.isAdmin === isAdmin) return;
+    this.identity = { ...this.identity, isAdmin };
+    this.roleVersion = -1;
   }
 
   get userId(): string {

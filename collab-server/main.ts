@@ -121,6 +121,8 @@ async function main(): Promise<void> {
     docMaxBytes: cfg.DOC_MAX_BYTES,
     sendBufferCap: cfg.SEND_BUFFER_CAP_BYTES,
     sendStallMs: cfg.SEND_STALL_MS,
+    identityRecheckMs: cfg.IDENTITY_RECHECK_MS,
+    refusalAuditIntervalMs: cfg.REFUSAL_AUDIT_INTERVAL_MS,
     keepaliveMs: cfg.KEEPALIVE_MS,
     compactAfterUpdates: cfg.COMPACT_AFTER_UPDATES,
     compactIdleMs: cfg.COMPACT_IDLE_MS,
@@ -135,12 +137,12 @@ async function main(): Promise<void> {
     },
     connectionLimits,
     instanceId: redis ? instance : undefined,
-    onRefusedWrite: (conn, reason, count) => {
+    onRefusedWrite: (who, reason, count) => {
       try {
-        audit.record({ actorId: conn.userId || null, action: 'write.refused', docId: conn.docId, detail: { reason, count } });
+        audit.record({ actorId: who.userId || null, action: 'write.refused', docId: who.docId, detail: { reason, count } });
       } catch (err) {
         metrics.errors.inc({ where: 'audit' });
-        log.error({ err, doc: conn.docId }, 'audit write failed');
+        log.error({ err, doc: who.docId }, 'audit write failed');
       }
     },
   });

@@ -26,7 +26,7 @@ export interface MessageHandlerDeps {
   log: Logger;
   /** Verify a renewed token for this connection; resolves to the new expiry or throws TokenError. */
   renewToken(conn: Connection, token: string): Promise<number>;
-  /** Record a refused write (audit log). */
+  /** Every refused write (the server logs and audits them per user and document, with counts). */
   onRefusedWrite(conn: Connection, reason: string, count: number): void;
   /** OpenTelemetry tracer; undefined = tracing off (no span objects are created). */
   tracer?: Tracer;
@@ -36,7 +36,6 @@ export interface MessageHandlerDeps {
   deliverChunked?(conn: Connection, doc: LiveDoc, message: Uint8Array): void;
 }
 
-const REFUSAL_AUDIT_INTERVAL_MS = 60_000;
 
 /**
  * Presence entries a frame may carry that are refused (another user's id, malformed): beyond this
@@ -59,15 +58,8 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     metrics.refusedUpdates.inc({ reason });
     metrics.authzDecisions.inc({ action: 'write', result: 'deny', reason });
     conn.send(encode.permissionDenied(reason), 'auth');
-    // Log and audit the first refusal, then at most one a minute per connection with a count, so
-    // a client that keeps retrying cannot flood the log or the audit table.
-    conn.refusalsSinceAudit++;
-    const now = Date.now();
-    if (now - conn.lastRefusalAuditAt < REFUSAL_AUDIT_INTERVAL_MS) return;
-    log.info({ conn: conn.id, doc: conn.docId, user: conn.userId, reason, count: conn.refusalsSinceAudit }, 'write refused');
-    deps.onRefusedWrite(conn, reason, conn.refusalsSinceAudit);
-    conn.refusalsSinceAudit = 0;
-    conn.lastRefusalAuditAt = now;
+    // Logged and audited per (user, document) with counts by the server (refusal-audit.ts).
+    deps.onRefusedWrite(conn, reason, 1);
   }
 
   const chunkReceiver = createChunkReceiver({

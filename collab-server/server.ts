@@ -24,6 +24,8 @@ import { createDeletionPurger } from './deletions';
 import type { VersionCapture } from './versions';
 import type { DocSync } from './cluster/doc-sync';
 import { createConnectionLimits, type ConnectionLimits, type LimitKind } from './limits';
+import { createRefusalAudit } from './refusal-audit';
+import { startIdentityRecheck } from './identity-recheck';
 import type { ChunkLimits } from './chunks';
 import { CHUNK_OVERHEAD_BYTES } from '../lib/protocol';
 
@@ -37,6 +39,8 @@ export interface CollabServerOptions {
   sendBufferCap: number;
   /** A socket whose unsent buffer has not shrunk for this long is closed 1013 (default 30 s). */
   sendStallMs?: number;
+  /** How often open sockets' users are re-checked: deleted, signed out since the token, admin status (default 10 s). */
+  identityRecheckMs?: number;
   keepaliveMs: number;
   compactAfterUpdates: number;
   compactIdleMs: number;
@@ -50,7 +54,9 @@ export interface CollabServerOptions {
   /** Cluster instance id: connection ids become `<instanceId>:c<n>` and admin listings name the instance. */
   instanceId?: string;
   /** Called for every refused write (the app's audit log records them). */
-  onRefusedWrite?: (conn: Connection, reason: string, count: number) => void;
+  onRefusedWrite?: (who: { userId: string; docId: string }, reason: string, count: number) => void;
+  /** Refused writes are audited at most once per (user, document) per this interval, with a count (default 60 s). */
+  refusalAuditIntervalMs?: number;
   /** OpenTelemetry tracer; undefined turns tracing off (no span objects on any path). */
   tracer?: Tracer;
   /** Scaled out (PostgreSQL, optionally Redis): keeps loaded documents in step across instances. */
@@ -91,14 +97,19 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   const purger = createDeletionPurger({ acl: o.acl, store: o.store, metrics, log });
   const connections = new Set<Connection>();
   /** The audit hook must never break the socket path (e.g. its database closing at shutdown). */
-  const recordRefusal = (conn: Connection, reason: string, count: number) => {
-    try {
-      o.onRefusedWrite?.(conn, reason, count);
-    } catch (err) {
-      metrics.errors.inc({ where: 'audit' });
-      log.error({ err, conn: conn.id, doc: conn.docId }, 'recording a refused write failed');
-    }
-  };
+  const refusals = createRefusalAudit({
+    log,
+    intervalMs: o.refusalAuditIntervalMs,
+    record: (who, reason, count) => {
+      try {
+        o.onRefusedWrite?.(who, reason, count);
+      } catch (err) {
+        metrics.errors.inc({ where: 'audit' });
+        log.error({ err, doc: who.docId, user: who.userId }, 'recording a refused write failed');
+      }
+    },
+  });
+  const recordRefusal = (conn: Connection, reason: string) => refusals.refused(conn.userId, conn.docId, reason, conn.id);
   /** Tracing on: each connection's ws.upgrade span context (the context manager is synchronous). */
   const upgradeContexts = new WeakMap<Connection, Context>();
   const inUpgradeContext = <T>(conn: Connection, f: () => T): T => {
@@ -125,7 +136,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     metrics,
     log,
     renewToken: (conn, token) => o.auth.renew(conn, token),
-    onRefusedWrite: (conn, reason, count) => recordRefusal(conn, reason, count),
+    onRefusedWrite: (conn, reason) => recordRefusal(conn, reason),
     tracer: o.tracer,
     // A chunk frame (part + framing) must itself fit the frame limit.
     chunks: { ...(o.chunks ?? { chunkBytes: 256 * 1024, maxTotalBytes: 64 * 1024 * 1024, idleTimeoutMs: 15_000 }), chunkBytes: Math.max(1024, Math.min(o.chunks?.chunkBytes ?? 256 * 1024, o.maxMessageBytes - CHUNK_OVERHEAD_BYTES)) },
@@ -255,7 +266,6 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
-      if (conn.refusalsSinceAudit > 0) recordRefusal(conn, 'further writes refused on this connection', conn.refusalsSinceAudit);
       for (const [kind, key] of held.get(conn) ?? []) slots.release(kind, key);
       held.delete(conn);
       const doc = conn.doc;
@@ -395,6 +405,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   }, 250);
   pingTimer.unref();
   heartbeatTimer.unref();
+  const recheck = startIdentityRecheck({ acl: o.acl, connections, metrics, log, intervalMs: o.identityRecheckMs ?? 10_000 });
 
   const unwatch = o.acl.watch((change) => {
     purger.onChange(change);
@@ -427,6 +438,8 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       clearInterval(pingTimer);
       clearInterval(heartbeatTimer);
       unwatch();
+      refusals.close();
+      recheck.stop();
       server.close();
       const work = (async () => {
         // Store and broadcast everything accepted so far, then tell clients to come back later.

@@ -35,6 +35,10 @@ export const CollabConfigSchema = z.object({
   SEND_BUFFER_CAP_BYTES: int(8 * 1024 * 1024),
   /** A socket that has not taken any of its unsent bytes for this long is closed with 1013 (it never reads). */
   SEND_STALL_MS: int(30_000),
+  /** How often the users of open sockets are re-checked (deleted, signed out since their token, admin status changed). */
+  IDENTITY_RECHECK_MS: int(10_000),
+  /** Refused writes are logged and audited at most once per (user, document) per this interval, with a count. */
+  REFUSAL_AUDIT_INTERVAL_MS: int(60_000),
   /** Ping interval; a socket that misses a pong by the next ping is terminated. */
   KEEPALIVE_MS: int(30_000),
   /** Compact a document's update log into a snapshot after this many updates... */

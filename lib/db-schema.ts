@@ -37,7 +37,10 @@ CREATE TABLE IF NOT EXISTS users (
   is_admin INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   -- 1 once the owner of the address followed a mailed link (grants to it wait as invitations until then)
-  email_verified INTEGER NOT NULL DEFAULT 0
+  email_verified INTEGER NOT NULL DEFAULT 0,
+  -- collab tokens issued before this (ms) are void: the app sets it to now on sign-out; collab-server
+  -- refuses such tokens at connect and renewal and closes their open sockets (4401)
+  tokens_not_before INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
   token_hash TEXT PRIMARY KEY,
@@ -177,6 +180,7 @@ export const SQLITE_ADDED_COLUMNS: { table: string; column: string; ddl: string 
   // Accounts from before verification existed are unverified: they keep their grants, new ones wait.
   { table: 'users', column: 'email_verified', ddl: 'ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0' },
   { table: 'sessions', column: 'last_seen_at', ddl: 'ALTER TABLE sessions ADD COLUMN last_seen_at INTEGER' },
+  { table: 'users', column: 'tokens_not_before', ddl: 'ALTER TABLE users ADD COLUMN tokens_not_before INTEGER NOT NULL DEFAULT 0' },
 ];
 
 /** Apply SQLITE_SCHEMA and the added columns to an open better-sqlite3 handle. */
@@ -213,9 +217,11 @@ CREATE TABLE IF NOT EXISTS ${s}.users (
   password_hash TEXT NOT NULL,
   is_admin INTEGER NOT NULL DEFAULT 0,
   created_at BIGINT NOT NULL,
-  email_verified INTEGER NOT NULL DEFAULT 0
+  email_verified INTEGER NOT NULL DEFAULT 0,
+  tokens_not_before BIGINT NOT NULL DEFAULT 0
 );
 ALTER TABLE ${s}.users ADD COLUMN IF NOT EXISTS email_verified INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ${s}.users ADD COLUMN IF NOT EXISTS tokens_not_before BIGINT NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX IF NOT EXISTS users_email_ci ON ${s}.users (lower(email));
 CREATE TABLE IF NOT EXISTS ${s}.sessions (
   token_hash TEXT PRIMARY KEY,

@@ -24,6 +24,7 @@ import { contentExtensions } from '@/lib/editor-extensions';
 import { StatusLine } from './StatusLine';
 import { useCollab } from './use-collab';
 import { cacheForOffline } from './offline';
+import { safeAwareness } from './safe-awareness';
 
 /** The editor page for a document the server already checked the caller may open. */
 export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }) {
@@ -41,6 +42,8 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const [historyOpen, setHistoryOpen] = useState(false);
   const [words, setWords] = useState(0);
   const presence = usePresence(client);
+  // Carets are drawn from checked copies of remote presence (a malformed cursor must not break the editor).
+  const caretProvider = useMemo(() => (client ? { awareness: safeAwareness(client.provider.awareness) } : null), [client]);
   const color = useMemo(() => userColor(me.id), [me.id]);
 
   // Build the editor once the Y.Doc exists and either the connection is up or we know it is not
@@ -56,7 +59,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
             ...contentExtensions(),
             Placeholder.configure({ placeholder: 'Start writing…' }),
             Collaboration.configure({ document: ydoc }),
-            ...(client ? [CollaborationCaret.configure({ provider: client.provider, user: { id: me.id, name: me.name, color } })] : []),
+            ...(client ? [CollaborationCaret.configure({ provider: caretProvider, user: { id: me.id, name: me.name, color } })] : []),
           ]
         : [StarterKit.configure({ undoRedo: false })],
       editorProps: { attributes: { 'aria-label': 'Document text', spellcheck: 'true', 'data-testid': 'editor' } },

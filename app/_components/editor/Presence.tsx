@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import type { CollabClient } from '@/lib/collab-client';
 import { Avatar } from '../Avatar';
+import { isPresenceColor } from '@/lib/presence';
 
 export interface PresentUser {
   id: string;
@@ -23,8 +24,9 @@ export function usePresence(client: CollabClient | null): PresentUser[] {
       const self = aw.getLocalState()?.user as PresentUser | undefined;
       if (self?.id) seen.set(self.id, self);
       for (const st of aw.getStates().values()) {
-        const u = st.user as PresentUser | undefined;
-        if (u?.id && !seen.has(u.id)) seen.set(u.id, u);
+        const u = st?.user as Partial<PresentUser> | undefined;
+        // Only strings reach the page, and only a #rgb colour reaches a style (a CSS url() would be fetched).
+        if (typeof u?.id === 'string' && u.id && !seen.has(u.id)) seen.set(u.id, { id: u.id, name: typeof u.name === 'string' ? u.name : '', color: isPresenceColor(u.color) ? u.color : '' });
       }
       setUsers([...seen.values()]);
     };
@@ -41,7 +43,7 @@ export function Presence({ users, meId }: { users: PresentUser[]; meId: string }
   return (
     <div className="avatars" data-testid="presence" aria-label={`${users.length} ${users.length === 1 ? 'person' : 'people'} here now`} role="group">
       {shown.map((u) => (
-        <Avatar key={u.id} id={u.id} name={u.name} color={u.color} title={u.id === meId ? `${u.name} (you)` : u.name} />
+        <Avatar key={u.id} id={u.id} name={u.name} color={u.color || undefined} title={u.id === meId ? `${u.name} (you)` : u.name} />
       ))}
       {users.length > shown.length && <span className="avatar" style={{ background: '#62656e' }}>+{users.length - shown.length}</span>}
     </div>
