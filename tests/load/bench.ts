@@ -224,6 +224,8 @@ async function withCluster(work: string, tag: string, list: ScenarioSpec[]): Pro
   const nodeFlags = profile && (profile === 'tandem-cluster' || profile === 'all') ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'tests/load/results/profiles', tag)}`] : [];
   if (exporter === 'noop') nodeFlags.push('--require', join(ROOT, 'tests/load/noop-otlp.cjs'));
   const seed = pgSeed!;
+  // A rerun uses the same document ids: start from the seeded state, not the previous attempt's log.
+  await seed.resetContent();
   // Everything on, like `tandem`: the cluster column compares with that one.
   const c = await startCluster(sizes.clusterInstances, `${seed.tag}${tag.replace(/^tandem-cluster-/, '').replace(/[^a-z0-9]/g, '')}`, { core: 0, nofile: NOFILE, nodeFlags }, { ...seed.env, ...tandemEnv('tandem', sinkHolder.url) });
   try {

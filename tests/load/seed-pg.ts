@@ -33,6 +33,8 @@ export interface PgSeed {
   addDocs(ids: string[]): Promise<void>;
   /** A token for user `i` (mod BENCH_USERS) on `docId`. */
   token(i: number, docId: string): Promise<string>;
+  /** Empty collab-server's tables (log, snapshots, heads, client ids): every cluster start begins from the seeded state, as a single server's fresh data directory does. */
+  resetContent(): Promise<void>;
   /** Drop the schema and the run's Redis keys. */
   cleanup(): Promise<void>;
 }
@@ -85,6 +87,9 @@ export async function createPgSeed(root: string, o: { databaseUrl?: string; redi
         cache.set(key, t);
       }
       return t;
+    },
+    async resetContent() {
+      await pool.query(`TRUNCATE ${s}.doc_updates, ${s}.doc_snapshots, ${s}.doc_heads, ${s}.doc_client_ids, ${s}.collab_cursors`);
     },
     async cleanup() {
       try {
