@@ -5,10 +5,9 @@
 import { join, resolve } from 'node:path';
 import { createRemoteJWKSet } from 'jose';
 import { Redis } from 'ioredis';
-import { parseCollabConfig } from '../lib/config';
-import { existsSync } from 'node:fs';
+import { allowedOriginsFor, parseCollabConfig } from '../lib/config';
+import { createScrapeAccess } from '../observability/scrape-access';
 import { CloseCode } from '../lib/close-codes';
-import { ensureKeyFiles } from '../lib/keys';
 import { createLogger } from '../observability/logger';
 import { createLokiShipper } from '../observability/loki';
 import { startTracing } from '../observability/tracing';
@@ -87,7 +86,8 @@ async function main(): Promise<void> {
     // changes (rotation without a restart); a revoked key's sockets are closed at once (4401), and
     // clients reconnect with a fresh token. PEMs in COLLAB_TOKEN_PUBLIC_KEY (one or more) verify too.
     const keysDir = cfg.COLLAB_TOKEN_KEYS_DIR ?? (cfg.COLLAB_TOKEN_PUBLIC_KEY ? undefined : join(dataDir, 'keys'));
-    if (!cfg.COLLAB_TOKEN_PUBLIC_KEY && keysDir && !existsSync(join(keysDir, 'collab-token.pub'))) await ensureKeyFiles(keysDir);
+    // Never create keys here: collab-server must only ever hold public keys (issue 11). The app
+    // creates the pair before it signs its first token; the key ring's re-read picks it up.
     tokenKeys = createTokenKeys({
       dir: keysDir,
       publicPem: cfg.COLLAB_TOKEN_PUBLIC_KEY,
@@ -127,7 +127,8 @@ async function main(): Promise<void> {
     compactAfterUpdates: cfg.COMPACT_AFTER_UPDATES,
     compactIdleMs: cfg.COMPACT_IDLE_MS,
     shutdownTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS,
-    allowedOrigins: cfg.ALLOWED_ORIGINS,
+    allowedOrigins: allowedOriginsFor(cfg) ?? [],
+    metricsAccess: createScrapeAccess({ token: cfg.METRICS_TOKEN, allowedNetworks: cfg.METRICS_ALLOWED_NETWORKS }),
     preauth: { maxFrames: cfg.PREAUTH_MAX_FRAMES, maxBytes: cfg.PREAUTH_MAX_BYTES, timeoutMs: cfg.PREAUTH_TIMEOUT_MS },
     limits: {
       messagesPerSec: cfg.MESSAGE_RATE_PER_SEC,

@@ -45,7 +45,10 @@ export interface CollabServerOptions {
   compactAfterUpdates: number;
   compactIdleMs: number;
   shutdownTimeoutMs: number;
+  /** Browser Origins allowed to open sockets; empty = any (main.ts passes the configured list, see allowedOriginsFor). */
   allowedOrigins: string[];
+  /** Who may read /metrics (observability/scrape-access.ts); undefined = anyone who reaches the port. */
+  metricsAccess?: (client: { address: string; authorization: string | null }) => { ok: true } | { ok: false; status: number; reason: string };
   preauth: { maxFrames: number; maxBytes: number; timeoutMs: number };
   /** Per-connection inbound message rate, and concurrent sockets per user / per IP (0 = no limit). */
   limits?: { messagesPerSec: number; messageBurst: number; connectionsPerUser: number; connectionsPerIp: number };
@@ -171,13 +174,23 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n'),
         (err: Error) => {
           log.warn({ err }, 'readiness check failed');
-          res.writeHead(503, { 'content-type': 'text/plain' }).end(`store unreachable: ${err.message}\n`);
+          // The cause is in the log; the world learns only that the store does not answer.
+          res.writeHead(503, { 'content-type': 'text/plain' }).end('store unreachable\n');
         },
       );
     } else if (path === '/metrics') {
+      // Metrics name documents' load, error rates and traffic shape: not for the world (issue 11).
+      const access = o.metricsAccess?.({ address: req.socket.remoteAddress ?? '', authorization: req.headers.authorization ?? null });
+      if (access && !access.ok) {
+        res.writeHead(access.status, { 'content-type': 'text/plain' }).end(`${access.reason}\n`);
+        return;
+      }
       metrics.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500).end(err.message),
+        (err: Error) => {
+          log.error({ err }, 'rendering metrics failed');
+          res.writeHead(500).end('metrics unavailable\n');
+        },
       );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -17,7 +17,8 @@ const list = z
   .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
 export const CollabConfigSchema = z.object({
-  COLLAB_HOST: z.string().default('0.0.0.0'),
+  /** Listen address. Loopback by default (`npm start` serves this machine's browser); 0.0.0.0 behind a proxy on another host or in a container. */
+  COLLAB_HOST: z.string().default('127.0.0.1'),
   COLLAB_PORT: int(1234),
   /** Directory for the SQLite database and generated keys. */
   DATA_DIR: z.string().default('./data'),
@@ -69,8 +70,20 @@ export const CollabConfigSchema = z.object({
   CLUSTER_HEARTBEAT_MS: int(2000),
   /** Scaled out: an instance silent this long counts as dead: its sockets stop counting toward limits, it leaves the admin console. */
   CLUSTER_INSTANCE_TTL_MS: int(10_000),
-  /** Comma-separated Origins allowed to open sockets; empty allows any (and non-browser clients). */
+  /**
+   * Comma-separated browser Origins allowed to open sockets (`*` = any). Unset: the app's own origin,
+   * from APP_PUBLIC_URL, else http://localhost:PORT and http://127.0.0.1:PORT (what `npm start` serves).
+   * Clients that send no Origin (Node, native apps) are not browsers: the token alone decides.
+   */
   ALLOWED_ORIGINS: list,
+  /** The app's public base URL (shared with the app): its origin is the default of ALLOWED_ORIGINS. */
+  APP_PUBLIC_URL: z.string().url().optional(),
+  /** The app's port (shared with the app under `npm start`), for the default of ALLOWED_ORIGINS. */
+  PORT: z.coerce.number().int().min(1).max(65_535).default(3000),
+  /** Bearer token Prometheus sends to scrape /metrics; unset = only METRICS_ALLOWED_NETWORKS may scrape. */
+  METRICS_TOKEN: z.string().min(16).max(500).optional(),
+  /** Client networks that may read /metrics without the token (`loopback`, IPs, CIDRs; empty = none). */
+  METRICS_ALLOWED_NETWORKS: z.string().max(2000).default('loopback'),
   /** PEM public key for collab tokens; default: <DATA_DIR>/keys/collab-token.pub (created by the app or on first start). */
   COLLAB_TOKEN_PUBLIC_KEY: z.string().optional(),
   /** The token key ring directory (rotation, revocation; lib/key-ring.ts); default <DATA_DIR>/keys, read only alongside COLLAB_TOKEN_PUBLIC_KEY when set explicitly. Re-read when it changes. */
@@ -86,7 +99,7 @@ export const CollabConfigSchema = z.object({
   /** Burst size of that bucket (a reconnect's sync handshake or a paste arrives in a burst). */
   MESSAGE_BURST: int(10_000),
   /** Concurrent sockets per user (0 = no limit); beyond it the upgrade gets 4429. */
-  MAX_CONNECTIONS_PER_USER: int(0),
+  MAX_CONNECTIONS_PER_USER: int(100),
   /** Concurrent sockets per client IP (0 = no limit; behind a proxy every client shares its IP). */
   MAX_CONNECTIONS_PER_IP: int(0),
   /** How often the ACL change feed is polled (SQLite); bounds how fast a revocation takes effect. */
@@ -119,6 +132,14 @@ export const CollabConfigSchema = z.object({
 });
 
 export type CollabConfig = z.infer<typeof CollabConfigSchema>;
+
+/** The Origins collab-server admits (see ALLOWED_ORIGINS); null = any. */
+export function allowedOriginsFor(cfg: Pick<CollabConfig, 'ALLOWED_ORIGINS' | 'APP_PUBLIC_URL' | 'PORT'>): string[] | null {
+  if (cfg.ALLOWED_ORIGINS.includes('*')) return null;
+  if (cfg.ALLOWED_ORIGINS.length) return cfg.ALLOWED_ORIGINS;
+  if (cfg.APP_PUBLIC_URL) return [new URL(cfg.APP_PUBLIC_URL).origin];
+  return [`http://localhost:${cfg.PORT}`, `http://127.0.0.1:${cfg.PORT}`, `http://[::1]:${cfg.PORT}`];
+}
 
 /** Parse env into a config, naming the variable at fault on error. */
 export function parseCollabConfig(env: Record<string, string | undefined>): CollabConfig {

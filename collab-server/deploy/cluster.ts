@@ -101,6 +101,8 @@ export function clusterPlan(c: ClusterEnv, keys: { privatePem: string; publicPem
         ...shared,
         INSTANCE_ID: `collab-${i + 1}`,
         COLLAB_HOST: c.CLUSTER_HOST,
+        // Browsers load the app through nginx: that is the Origin their sockets carry.
+        ALLOWED_ORIGINS: `http://${url(publicHost, c.CLUSTER_PORT)}`,
         COLLAB_PORT: String(p),
         COLLAB_TOKEN_PUBLIC_KEY: keys.publicPem,
       },

@@ -83,12 +83,13 @@ export interface Stack {
 
 /**
  * Build (unless E2E_SKIP_BUILD=1 and a build exists), then start collab-server and the app.
- * collab-server starts first: it creates the token key pair in DATA_DIR that the app then signs with.
+ * collab-server starts first; the app creates the token key pair in DATA_DIR before it signs its first
+ * token (collab-server only ever reads public keys, and picks the new pair up by itself).
  */
 export async function startStack(opts: { distDir?: string } = {}): Promise<Stack> {
   // A file that builds into its own directory (next.config.js reads NEXT_DIST_DIR) can run beside
   // the others without two `next build`s writing one `.next`.
-  const dist = opts.distDir ? { NEXT_DIST_DIR: opts.distDir } : {};
+  const dist: Record<string, string> = opts.distDir ? { NEXT_DIST_DIR: opts.distDir } : {};
   if (process.env.E2E_SKIP_BUILD !== '1') {
     const r = spawnSync(process.execPath, [join(ROOT, 'node_modules/next/dist/bin/next'), 'build'], {
       cwd: ROOT,
@@ -110,6 +111,8 @@ export async function startStack(opts: { distDir?: string } = {}): Promise<Stack
       DATA_DIR: dataDir,
       COLLAB_PORT: String(collabPort),
       COLLAB_HOST: '127.0.0.1',
+      // The browser's pages come from the app: the only Origin collab-server should admit.
+      ALLOWED_ORIGINS: `http://127.0.0.1:${appPort}`,
       ACL_POLL_MS: '50',
       LOG_LEVEL: process.env.E2E_COLLAB_LOG_LEVEL ?? 'warn',
     });

@@ -159,7 +159,8 @@ function spawnInstance(index: number, port: number, env: Record<string, string>)
   const id = `collab-${index + 1}`;
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, COLLAB_HOST: '127.0.0.1', COLLAB_PORT: String(port), INSTANCE_ID: id, LOG_LEVEL: 'info', ...env },
+    // Browsers come through nginx on a port chosen later: any Origin (origin checks have their own tests).
+    env: { ...process.env, COLLAB_HOST: '127.0.0.1', ALLOWED_ORIGINS: '*', COLLAB_PORT: String(port), INSTANCE_ID: id, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
