@@ -1,5 +1,5 @@
 /**
- * Refused writes, logged and audited per (user, document) with counts. Throttling per connection
+ * Refused writes, logged and audited per (user, document, reason) with counts. Throttling per connection
  * let a client that reconnects between refusals write one audit row per socket (issue 11): the
  * first refusal of a (user, document) is logged and audited at once, the ones after it within
  * `intervalMs` are counted and written as one row with their count when the interval is over
@@ -53,11 +53,11 @@ export function createRefusalAudit(d: RefusalAuditDeps): RefusalAudit {
   sweep.unref();
   return {
     refused(userId, docId, reason, conn) {
-      const key = `${userId}\u0000${docId}`;
+      // Per reason too (a small fixed set): a quota refusal is not hidden inside a viewer's count.
+      const key = `${userId}\u0000${docId}\u0000${reason}`;
       let e = entries.get(key);
       if (!e) entries.set(key, (e = { userId, docId, reason, count: 0, lastAuditAt: 0 }));
       e.count++;
-      e.reason = reason;
       const now = Date.now();
       if (now - e.lastAuditAt >= intervalMs) write(e, now, conn);
     },
