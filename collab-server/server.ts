@@ -235,10 +235,13 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     }
     const token = tokenFromRequest(url, req.headers['sec-websocket-protocol']);
     const ip = req.socket.remoteAddress ?? '';
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip, span));
+    // The client's own id for this connection attempt (Tandem's client sends ?cid=), logged on the
+    // connection's lines so a browser's report of a close lines up with ours in one Loki query.
+    const cid = /^[A-Za-z0-9_-]{8,64}$/.exec(url.searchParams.get('cid') ?? '')?.[0];
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip, span, cid));
   });
 
-  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string, span?: Span): void {
+  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string, span?: Span, cid?: string): void {
     // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
@@ -277,7 +280,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       connections.delete(conn);
       metrics.openSockets.dec();
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
-      inConnContext(() => log.info({ conn: conn.id, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
+      inConnContext(() => log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
       for (const [kind, key] of held.get(conn) ?? []) slots.release(kind, key);
       held.delete(conn);
@@ -300,7 +303,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         span?.setAttribute(Attr.AUTHZ_DECISION, 'deny');
         if (err instanceof AuthError) {
           span?.setAttributes({ [Attr.AUTHZ_REASON]: err.message, [Attr.CLOSE_CODE]: closeCodeName(err.closeCode) });
-          log.info({ conn: conn.id, doc: docId, user: conn.userId, code: err.closeCode, reason: err.message }, 'connection refused');
+          log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, code: err.closeCode, reason: err.message }, 'connection refused');
           metrics.authzDecisions.inc({ action: 'connect', result: 'deny', reason: closeCodeName(err.closeCode) });
           conn.close(err.closeCode, err.message);
         } else {
@@ -316,7 +319,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         preauthTimer = null;
         if (conn.authorized) {
           span?.setAttributes({ [Attr.AUTHZ_DECISION]: 'allow', [Attr.ROLE]: conn.role ?? '', [Attr.USER_ID]: conn.userId, [Attr.CONNECTION_ID]: conn.id });
-          log.info({ conn: conn.id, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
+          log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
         }
         span?.end();
         span = undefined;

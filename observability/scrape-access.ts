@@ -10,7 +10,7 @@ import net from 'node:net';
 export interface ScrapeAccessOptions {
   /** The scrape token; unset = networks only. */
   token?: string;
-  /** `loopback`, IPs and CIDRs, comma-separated; empty = no network is trusted without the token. */
+  /** `loopback`, IPs and CIDRs, comma-separated; empty or `none` = no network is trusted without the token. */
   allowedNetworks: string;
 }
 
@@ -27,6 +27,7 @@ export function parseNetworks(spec: string, what = 'METRICS_ALLOWED_NETWORKS'): 
   const list = new net.BlockList();
   let any = false;
   for (const raw of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (raw === 'none') continue;
     any = true;
     if (raw === 'loopback') {
       list.addSubnet('127.0.0.0', 8, 'ipv4');

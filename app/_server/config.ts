@@ -110,8 +110,8 @@ export const AppConfigSchema = z.object({
   LOKI_TIMEOUT_MS: int(5000, 100, 60_000),
   /** Bearer token Prometheus sends to scrape /metrics (`authorization: {credentials: …}`); unset = only METRICS_ALLOWED_NETWORKS may scrape. */
   METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters').max(500).optional()),
-  /** Client networks that may read /metrics without the token (`loopback`, IPs, CIDRs, comma-separated; empty = none). The client is the address TRUSTED_PROXIES resolves, not the proxy. */
-  METRICS_ALLOWED_NETWORKS: opt(z.string().max(2000).default('loopback')),
+  /** Client networks that may read /metrics without the token (`loopback`, IPs, CIDRs, comma-separated; empty or `none` = token only). The client is the address TRUSTED_PROXIES resolves, not the proxy. */
+  METRICS_ALLOWED_NETWORKS: z.string().max(2000).default('loopback'),
   /** Browser reports (reconnects, close codes, sync failures, client errors) accepted per signed-in user per minute; more are counted and dropped. */
   CLIENT_LOG_RATE_PER_MINUTE: int(60, 0, 100_000),
   /** Version history: a full keyframe every this many versions (the same as collab-server's). */

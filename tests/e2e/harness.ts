@@ -86,7 +86,7 @@ export interface Stack {
  * collab-server starts first; the app creates the token key pair in DATA_DIR before it signs its first
  * token (collab-server only ever reads public keys, and picks the new pair up by itself).
  */
-export async function startStack(opts: { distDir?: string } = {}): Promise<Stack> {
+export async function startStack(opts: { distDir?: string; appEnv?: Record<string, string>; collabEnv?: Record<string, string> } = {}): Promise<Stack> {
   // A file that builds into its own directory (next.config.js reads NEXT_DIST_DIR) can run beside
   // the others without two `next build`s writing one `.next`.
   const dist: Record<string, string> = opts.distDir ? { NEXT_DIST_DIR: opts.distDir } : {};
@@ -115,6 +115,7 @@ export async function startStack(opts: { distDir?: string } = {}): Promise<Stack
       ALLOWED_ORIGINS: `http://127.0.0.1:${appPort}`,
       ACL_POLL_MS: '50',
       LOG_LEVEL: process.env.E2E_COLLAB_LOG_LEVEL ?? 'warn',
+      ...opts.collabEnv,
     });
     c.output = collabOutput;
     c.proc.stdout!.removeAllListeners('data');
@@ -153,6 +154,7 @@ export async function startStack(opts: { distDir?: string } = {}): Promise<Stack
       LOG_LEVEL: 'warn',
       NEXT_TELEMETRY_DISABLED: '1',
       ...dist,
+      ...opts.appEnv,
     });
     const a = app;
     const baseUrl = `http://127.0.0.1:${appPort}`;

@@ -17,6 +17,7 @@ import type { TokenResponse } from '@/lib/api-schemas';
 import { api, ApiError } from '../api';
 import { purgeDocLocal } from '../local-data';
 import { traceProviderIfConfigured } from '@/observability/browser';
+import { pageReporter } from '@/observability/client-reports';
 
 export interface CollabView {
   ydoc: Y.Doc | null;
@@ -123,7 +124,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
       }
       let c: CollabClient;
       try {
-        c = await CollabClient.connect({ docId, doc, getToken, disableBc: false });
+        // Each socket tagged with a cid and its closes/reconnects reported to the app's logs (observability/client-reports.ts).
+        c = await CollabClient.connect({ docId, doc, getToken, disableBc: false, WebSocketPolyfill: pageReporter()?.WebSocket });
       } catch (err) {
         if (cancelled) return;
         if (err instanceof ApiError && err.status === 401) return fail({ code: CloseCode.UNAUTHORIZED, reason: 'your session has expired', permanent: true });
@@ -156,7 +158,10 @@ export function useCollab(docId: string, userId: string | null): CollabView {
         }
       });
       c.on('role', (r) => !cancelled && setRole(r));
-      c.on('permission-denied', (reason) => !cancelled && setDenied(reason));
+      c.on('permission-denied', (reason) => {
+        pageReporter()?.report({ kind: 'sync-failure', doc: docId, cid: pageReporter()?.cidOf(docId), reason });
+        if (!cancelled) setDenied(reason);
+      });
       // Progress arrives per chunk and per frame the browser drains: render at most one per frame.
       let latest: TransferProgress | null = null;
       let frame = 0;
