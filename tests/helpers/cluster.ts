@@ -46,6 +46,8 @@ export interface ClusterOptions {
   nginx?: boolean;
   /** Extra environment for every instance (e.g. short CLUSTER_POLL_MS). */
   env?: Record<string, string>;
+  /** Instances also read the key ring in DATA_DIR/keys (COLLAB_TOKEN_KEYS_DIR, a shared volume): rotation and revocation tests. */
+  keyRing?: boolean;
   /** Extra environment for instance `i` (0-based), applied after `env`. */
   instanceEnv?: (i: number) => Record<string, string>;
   /** App instances (`next start`) behind nginx too (default 0; implies `nginx`). */
@@ -247,6 +249,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
     REDIS_URL: redisUrl,
     REDIS_PREFIX: redisPrefix,
     COLLAB_TOKEN_PUBLIC_KEY: keys.publicPem,
+    ...(opts.keyRing ? { COLLAB_TOKEN_KEYS_DIR: join(dataDir, 'keys') } : {}),
     // Revocations and grants made by seeding are seen quickly.
     ACL_POLL_MS: '50',
     ...opts.env,
