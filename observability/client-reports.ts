@@ -15,7 +15,7 @@ export type ClientReport =
   | { kind: 'close'; doc: string; cid: string; code: number; reason: string; wasOpen: boolean; openMs: number }
   | { kind: 'reconnect'; doc: string; cid: string; previousCid: string; previousCode: number; offlineMs: number }
   | { kind: 'sync-failure'; doc: string; cid?: string; reason: string }
-  | { kind: 'error'; message: string; source?: string; doc?: string };
+  | { kind: 'error'; message: string; where?: string; doc?: string };
 
 export interface ClientReporterOptions {
   /** Where batches go (default /api/client-logs, same origin: the session cookie authenticates). */
@@ -97,8 +97,8 @@ export function createClientReporter(o: ClientReporterOptions = {}): ClientRepor
     dropped = 0;
     void send(body).catch(() => undefined);
   };
-  const onError = (e: ErrorEvent) => report({ kind: 'error', message: String(e.message).slice(0, 500), source: `${e.filename}:${e.lineno}` });
-  const onRejection = (e: PromiseRejectionEvent) => report({ kind: 'error', message: String((e.reason as Error)?.message ?? e.reason).slice(0, 500), source: 'unhandledrejection' });
+  const onError = (e: ErrorEvent) => report({ kind: 'error', message: String(e.message).slice(0, 500), where: `${e.filename}:${e.lineno}` });
+  const onRejection = (e: PromiseRejectionEvent) => report({ kind: 'error', message: String((e.reason as Error)?.message ?? e.reason).slice(0, 500), where: 'unhandledrejection' });
   if (typeof window !== 'undefined') {
     window.addEventListener('pagehide', onPageHide);
     window.addEventListener('error', onError);

@@ -14,7 +14,7 @@ const Report = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('close'), doc: id, cid: id, code: z.number().int().min(0).max(4999), reason: text(200), wasOpen: z.boolean(), openMs: z.number().nonnegative() }),
   z.object({ kind: z.literal('reconnect'), doc: id, cid: id, previousCid: id, previousCode: z.number().int().min(0).max(4999), offlineMs: z.number().nonnegative() }),
   z.object({ kind: z.literal('sync-failure'), doc: id, cid: id.optional(), reason: text(300) }),
-  z.object({ kind: z.literal('error'), message: text(500), source: text(200).optional(), doc: id.optional() }),
+  z.object({ kind: z.literal('error'), message: text(500), where: text(200).optional(), doc: id.optional() }),
 ]);
 const Body = z.object({ reports: z.array(Report).max(100), dropped: z.number().int().nonnegative().max(1_000_000).default(0) });
 
@@ -48,7 +48,8 @@ export const POST = route(async (req) => {
     w.n++;
     const code = 'code' in r ? r.code : 'previousCode' in r ? r.previousCode : undefined;
     metrics.clientReports.inc({ kind: r.kind, code: code === undefined ? '' : closeCodeName(code) });
-    app.log.info({ source: 'browser', user: me.user.id, ...r, ...(code === undefined ? {} : { codeName: closeCodeName(code) }) }, MESSAGES[r.kind]);
+    // The user is the session's, never one the body names; `source` marks every browser line.
+    app.log.info({ ...r, ...(code === undefined ? {} : { codeName: closeCodeName(code) }), source: 'browser', user: me.user.id }, MESSAGES[r.kind]);
   }
   if (refused) metrics.clientReportsDropped.inc({ reason: 'rate' }, refused);
   if (body.dropped) metrics.clientReportsDropped.inc({ reason: 'client-rate' }, body.dropped);
