@@ -199,6 +199,9 @@ async function runLoadgen(target: RunningServer['target'], list: ScenarioSpec[],
   const prof = process.env.LOADGEN_CPU_PROF ? `--cpu-prof --cpu-prof-dir=${process.env.LOADGEN_CPU_PROF}` : '';
   const cmd = `ulimit -n ${NOFILE} && exec taskset -c 1 ${process.execPath} --max-old-space-size=4096 ${prof} --import tsx tests/load/loadgen.ts ${file}`;
   const proc = spawn('bash', ['-c', cmd], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const handle = { kill: () => proc.kill('SIGKILL') };
+  live.add(handle);
+  proc.on('exit', () => live.delete(handle));
   const results: ScenarioResult[] = [];
   let buf = '';
   proc.stdout.on('data', (d: Buffer) => {
@@ -215,6 +218,9 @@ async function runLoadgen(target: RunningServer['target'], list: ScenarioSpec[],
   return results;
 }
 
+/** What is running now (servers, load generator), stopped by the Ctrl-C handler. */
+const live = new Set<{ kill(): void }>();
+
 type Rec = ScenarioResult & { rep: number; reruns: number; busy?: boolean; fatal?: string; serverErrors?: string[] };
 const records: Rec[] = [];
 const sinkHolder: { url: string } = { url: '' };
@@ -228,10 +234,13 @@ async function withCluster(work: string, tag: string, list: ScenarioSpec[]): Pro
   await seed.resetContent();
   // Everything on, like `tandem`: the cluster column compares with that one.
   const c = await startCluster(sizes.clusterInstances, `${seed.tag}${tag.replace(/^tandem-cluster-/, '').replace(/[^a-z0-9]/g, '')}`, { core: 0, nofile: NOFILE, nodeFlags }, { ...seed.env, ...tandemEnv('tandem', sinkHolder.url) });
+  const handle = { kill: () => void c.stop() };
+  live.add(handle);
   try {
     const probe = { httpUrls: c.targets.map((t) => t.url.replace(/^ws:/, 'http:')), databaseUrl: seed.databaseUrl, applicationNames: c.instanceIds.map((id) => `tandem-${id}`), redisUrl: seed.redisUrl };
     return { value: await runLoadgen(c.targets[0]!, list, work, tag, { targets: c.targets, probe }), serverOutput: c.output };
   } finally {
+    live.delete(handle);
     const codes = await c.stop();
     if (codes.some((x) => x !== 0 && x !== null)) log(`tandem-cluster exit codes ${codes.join(', ')}`);
   }
@@ -242,9 +251,12 @@ async function withServer<T>(kind: ServerKind, seed: Seed, work: string, tag: st
   if (kind === 'tandem' && exporter === 'noop') nodeFlags.push('--require', join(ROOT, 'tests/load/noop-otlp.cjs'));
   const tandem = isTandem(kind) ? { dataDir: dataDir ?? seed.dataDir(`data-${tag}`), env: tandemEnv(kind, sinkHolder.url) } : undefined;
   const s = await startServer(kind, { core: 0, nofile: NOFILE, nodeFlags }, tandem);
+  const handle = { kill: () => void s.stop() };
+  live.add(handle);
   try {
     return { value: await fn(s), serverOutput: s.output };
   } finally {
+    live.delete(handle);
     const code = await s.stop();
     if (code !== 0 && code !== null) log(`${kind} exited with ${code}`);
   }
@@ -310,6 +322,20 @@ function summarizeLine(r: ScenarioResult & { fatal?: string }): void {
 // ---- main ---------------------------------------------------------------------------------------
 
 const work = mkdtempSync(join(tmpdir(), 'tandem-bench-'));
+// Ctrl-C / SIGTERM: drop this run's PostgreSQL schema and Redis keys before leaving (servers and
+// the load generator are in our process group and get the same signal from a terminal).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    log(`${sig}: cleaning up`);
+    for (const h of live) h.kill();
+    void (pgSeed?.cleanup() ?? Promise.resolve())
+      .catch(() => {})
+      .finally(() => {
+        rmSync(work, { recursive: true, force: true });
+        process.exit(130);
+      });
+  });
+}
 mkdirSync(join(ROOT, 'tests/load/results'), { recursive: true });
 const sink = await startSpanSink();
 sinkHolder.url = sink.url;

@@ -62,6 +62,7 @@ export async function createPgSeed(root: string, o: { databaseUrl?: string; redi
     [ids, now],
   );
   const cache = new Map<string, string>();
+  let cleaned: Promise<void> | null = null;
   return {
     tag,
     schema,
@@ -91,23 +92,28 @@ export async function createPgSeed(root: string, o: { databaseUrl?: string; redi
     async resetContent() {
       await pool.query(`TRUNCATE ${s}.doc_updates, ${s}.doc_snapshots, ${s}.doc_heads, ${s}.doc_client_ids, ${s}.collab_cursors`);
     },
-    async cleanup() {
-      try {
-        await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-      } finally {
-        await pool.end();
-      }
-      const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-      try {
-        let cursor = '0';
-        do {
-          const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (found.length) await redis.del(...found);
-        } while (cursor !== '0');
-      } finally {
-        redis.disconnect();
-      }
+    cleanup() {
+      // Once: the Ctrl-C handler and the run's own finally may both ask.
+      return (cleaned ??= dropAll());
     },
   };
+  /** Drop the schema, then the Redis keys of the prefix. */
+  async function dropAll(): Promise<void> {
+    try {
+      await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+    } finally {
+      await pool.end();
+    }
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (found.length) await redis.del(...found);
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  }
 }
