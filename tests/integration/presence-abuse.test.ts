@@ -7,7 +7,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { CloseCode } from '../../lib/close-codes';
 import { encode } from '../../lib/protocol';
-import { createFixture, provider, spawnServer, synced, waitFor, type ChildServer, type Fixture } from '../helpers/fixture';
+import { createFixture, provider, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { useServer } from '../helpers/suite';
 import { rawConnect, storedDoc } from '../helpers/raw-client';
 
@@ -24,11 +24,12 @@ function awarenessFrame(entries: { clientId: number; clock: number; json: string
 }
 
 /** GET /healthz; resolves with how long the answer took (ms). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 function healthz(port: number): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path: '/healthz' }, (res) => {
+      .get({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => {
         res.resume();
         res.on('end', () => resolve(performance.now() - t0));
       })
@@ -38,28 +39,31 @@ function healthz(port: number): Promise<number> {
 
 describe('an awareness flood of foreign client ids', () => {
   let fx: Fixture | undefined;
-  let child: ChildServer | undefined;
+  let srv: InProcessServer | undefined;
   afterAll(async () => {
-    child?.proc.kill('SIGKILL');
-    await child?.exited;
+    agent.destroy();
+    await srv?.close();
     fx?.cleanup();
   });
 
   it('5 × 1 MB frames: a handful of log lines, /healthz under 100 ms throughout, the socket closed 1008', async () => {
+    // In this process: a child's /healthz latency measured from here is mostly the two processes'
+    // scheduling on a shared machine (20–40 ms with no flood at all); in one process every stall
+    // of the server's event loop shows, and nothing else does (besides masking our own frames).
     fx = await createFixture();
-    child = await spawnServer(fx);
+    srv = await startServer(fx);
     const owner = fx.user({ name: 'Olive' });
     const viewer = fx.user({ name: 'Vic' });
     const docId = fx.doc(owner);
     fx.grant(docId, viewer, 'viewer');
-    const alice = provider(child.url, docId, await fx.token(owner, docId));
+    const alice = provider(srv.url, docId, await fx.token(owner, docId));
     alice.awareness.setLocalStateField('user', { name: 'Olive', color: '#e11d48' });
     await synced(alice);
-    const v = await rawConnect(child.url, docId, { token: await fx.token(viewer, docId) });
+    const v = await rawConnect(srv.url, docId, { token: await fx.token(viewer, docId) });
     await v.synced();
     await waitFor(() => v.awareness.getStates().has(alice.doc.clientID), { what: "the viewer sees the owner's presence" });
 
-    // ~1 MB each: entries for the owner's id and ~60,000 other ids, each with a newer clock.
+    // ~1 MB each: entries for the owner's id and ~30,000 other ids, each with a newer clock.
     const frames: Uint8Array[] = [];
     for (let f = 0; f < 5; f++) {
       const entries: { clientId: number; clock: number; json: string }[] = [];
@@ -72,31 +76,41 @@ describe('an awareness flood of foreign client ids', () => {
       frames.push(awarenessFrame(entries));
       expect(frames[f]!.byteLength).toBeLessThan(1024 * 1024);
     }
-    const linesBefore = child.output.length;
+    const linesBefore = srv.logs.lines.length;
     let slowest = 0;
+    let polls = 0;
     let polling = true;
     const poller = (async () => {
-      while (polling) slowest = Math.max(slowest, await healthz(child!.port));
+      // Paced, over one kept-alive connection: a tight loop of fresh connections measures itself.
+      while (polling) {
+        slowest = Math.max(slowest, await healthz(srv!.port));
+        polls++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
     })();
-    for (const f of frames) v.send(f);
+    // One frame per turn, as they would arrive from the network.
+    for (const f of frames) {
+      v.send(f);
+      await new Promise((r) => setImmediate(r));
+    }
     const closed = await waitFor(() => v.closeInfo, { timeout: 15_000, what: 'the flooding socket closed' });
-    await waitFor(() => slowest > 0, { what: 'a /healthz answer during the flood' });
-    // Keep polling a little after the close: the frames may still be arriving at the server.
+    // Keep polling a little after the close: the last frames may still be arriving at the server.
     const until = Date.now() + 500;
-    await waitFor(() => Date.now() > until, { what: 'polling after the flood' });
+    await waitFor(() => Date.now() > until && polls > 5, { what: 'polling after the flood' });
     polling = false;
     await poller;
 
     expect(closed.code).toBe(CloseCode.POLICY_VIOLATION);
     expect(closed.reason).toMatch(/abusive presence/);
-    const flood = child.output.slice(linesBefore).join('\n').split('\n').filter((l) => l.trim());
-    const dropped = flood.filter((l) => l.includes('presence entries dropped'));
-    console.log(`flood: ${flood.length} log lines (${dropped.length} about dropped presence), slowest /healthz ${slowest.toFixed(1)} ms`);
+    const flood = srv.logs.lines.slice(linesBefore);
+    const dropped = flood.filter((l) => l.msg === 'presence entries dropped');
+    console.log(`flood: ${flood.length} log lines (${dropped.length} about dropped presence), ${polls} /healthz polls, slowest ${slowest.toFixed(1)} ms`);
+    // Unfixed: one warn line per refused entry, ~90,000 per frame.
     expect(dropped.length).toBeLessThanOrEqual(3);
     expect(flood.length).toBeLessThanOrEqual(10);
     expect(slowest).toBeLessThan(100);
     // The owner's presence is still hers.
-    const o = await rawConnect(child.url, docId, { token: await fx.token(owner, docId) });
+    const o = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
     await o.synced();
     await waitFor(() => o.awareness.getStates().get(alice.doc.clientID), { what: "the owner's presence" });
     expect(o.awareness.getStates().get(alice.doc.clientID)!.user).toMatchObject({ name: 'Olive' });
