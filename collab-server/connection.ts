@@ -147,8 +147,12 @@ export class Connection {
   }
 
   /**
-   * Send one encoded frame. If the socket's unsent buffer is over the cap the client is not keeping
-   * up: close it with 1013 (it resyncs on reconnect) rather than let server memory grow.
+   * Send one encoded frame. What is already queued plus this frame must fit the cap, or the client
+   * is not keeping up: close it with 1013 (it resyncs on reconnect) rather than let server memory
+   * grow. Counting the frame about to be queued (not only what is queued) is what bounds a socket
+   * that never reads (issue 11 #2). One exception: a `shared` frame (the document's memoized full
+   * state, one buffer for every socket that asked) may exceed the cap when little is queued, so a
+   * document larger than the cap still reaches a fresh reader that keeps up.
    */
   send(frame: Uint8Array, kind: string, onWritten?: () => void, shared = false): void {
     if (this.closed) return;
@@ -156,10 +160,11 @@ export class Connection {
     if (this.outbox?.divert(frame, kind, onWritten, shared)) return;
     const ws = this.ws;
     if (ws.readyState !== 1) return;
-    // Checked on what is already queued, so one frame larger than the cap still goes to a reader that keeps up.
-    if (ws.bufferedAmount > this.deps.sendBufferCap) {
+    const buffered = ws.bufferedAmount;
+    const cap = this.deps.sendBufferCap;
+    if (buffered + frame.byteLength > cap && !(shared && buffered <= cap / 8)) {
       this.deps.metrics.errors.inc({ where: 'send-buffer-cap' });
-      this.deps.log.warn({ conn: this.id, doc: this.docId, user: this.userId, buffered: ws.bufferedAmount }, 'send buffer over cap: closing slow client');
+      this.deps.log.warn({ conn: this.id, doc: this.docId, user: this.userId, buffered, frame: frame.byteLength }, 'send buffer over cap: closing slow client');
       this.close(CloseCode.TRY_AGAIN_LATER, 'too slow to keep up: reconnect to resync');
       return;
     }
