@@ -525,7 +525,15 @@ export class LiveDoc {
   receive(m: BusMessage): void {
     if (this.closing || this.deleted) return;
     if (m.kind === 'awareness') return this.receiveAwareness(m.userId, m.update);
-    if (m.kind === 'awareness-query') return this.republishAwareness();
+    if (m.kind === 'awareness-query') {
+      // A newcomer: our updates may have skipped Redis while we were alone; tell it our head.
+      this.deps.publish?.(this.id, { kind: 'head', seq: Math.max(this.appliedSeq, ...this.ahead) });
+      return this.republishAwareness();
+    }
+    if (m.kind === 'head') {
+      if (m.seq > this.appliedSeq) void this.catchUp('gap');
+      return;
+    }
     // An update too large for Redis was stored: read it from the log.
     if (m.updates.length === 0) return void this.catchUp('large');
     const fresh: Uint8Array[] = [];

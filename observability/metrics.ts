@@ -126,7 +126,7 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
     errors: new Counter({ name: 'tandem_errors_total', help: 'Errors caught and handled, by where', labelNames: ['where'] as const, registers: [registry] }),
     logLinesDropped: new Counter({ name: 'tandem_log_lines_dropped_total', help: 'Log lines that could not be shipped to Loki', registers: [registry] }),
     // Scale-out (PostgreSQL + Redis): the fast path, and how often the log had to fill in for it.
-    clusterMessages: new Counter({ name: 'tandem_cluster_messages_total', help: 'Redis fan-out messages by direction and kind', labelNames: ['direction', 'kind'] as const, registers: [registry] }),
+    clusterMessages: new Counter({ name: 'tandem_cluster_messages_total', help: 'Redis fan-out messages by direction (in, out, skipped: no other instance has the document) and kind', labelNames: ['direction', 'kind'] as const, registers: [registry] }),
     clusterPublishFailures: new Counter({ name: 'tandem_cluster_publish_failures_total', help: 'Redis publishes that failed or timed out (other instances catch up from the log)', registers: [registry] }),
     clusterCatchUps: new Counter({ name: 'tandem_cluster_catchups_total', help: 'Reads of the update log to fill a gap, by why', labelNames: ['reason'] as const, registers: [registry] }),
     clusterCatchUpUpdates: new Counter({ name: 'tandem_cluster_catchup_updates_total', help: 'Updates applied from the log rather than from Redis', registers: [registry] }),

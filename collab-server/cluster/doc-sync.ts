@@ -42,13 +42,22 @@ export function createDocSync(o: DocSyncOptions): DocSync {
       o.log.warn({ err, doc: doc.id, reason }, 'catching up from the log failed; retrying on the next poll');
     });
 
+  /** The heads seen at the previous poll. */
+  let previous = new Map<string, number>();
   async function poll(): Promise<void> {
     if (docs.size === 0) return;
     const heads = await o.store.heads([...docs.keys()]);
+    // With Redis healthy, a head ahead of the watermark is usually a message milliseconds away:
+    // read the log only for what was already in the log at the previous poll and still is not
+    // here. Without Redis the log is the only way: read whatever is ahead.
+    const fast = o.bus?.healthy() ?? false;
     for (const [id, head] of heads) {
       const doc = docs.get(id);
-      if (doc && head > doc.watermark) void catchUp(doc, 'poll');
+      if (!doc) continue;
+      const mark = fast ? Math.min(head, previous.get(id) ?? 0) : head;
+      if (mark > doc.watermark) void catchUp(doc, 'poll');
     }
+    previous = heads;
   }
   const schedule = () => {
     if (stopped) return;

@@ -17,7 +17,9 @@ export type BusMessage =
   /** A filtered awareness update from a connection of `userId` (client-id ownership travels with it). */
   | { kind: 'awareness'; from: string; userId: string; update: Uint8Array }
   /** An instance just loaded the document: the others re-send their clients' presence. */
-  | { kind: 'awareness-query'; from: string };
+  | { kind: 'awareness-query'; from: string }
+  /** The sender's log head for the document (answers a newcomer: "read up to here"). */
+  | { kind: 'head'; from: string; seq: number };
 
 export type OutgoingMessage = BusMessage extends infer M ? (M extends BusMessage ? Omit<M, 'from'> : never) : never;
 
@@ -38,6 +40,7 @@ export interface ClusterBus {
 const KIND_UPDATE = 0;
 const KIND_AWARENESS = 1;
 const KIND_AWARENESS_QUERY = 2;
+const KIND_HEAD = 3;
 
 /** The wire format (lib0 encoding): [kind][from][…]. */
 export function encodeBusMessage(from: string, m: OutgoingMessage): Uint8Array {
@@ -54,6 +57,10 @@ export function encodeBusMessage(from: string, m: OutgoingMessage): Uint8Array {
     encoding.writeVarString(e, from);
     encoding.writeVarString(e, m.userId);
     encoding.writeVarUint8Array(e, m.update);
+  } else if (m.kind === 'head') {
+    encoding.writeUint8(e, KIND_HEAD);
+    encoding.writeVarString(e, from);
+    encoding.writeVarUint(e, m.seq);
   } else {
     encoding.writeUint8(e, KIND_AWARENESS_QUERY);
     encoding.writeVarString(e, from);
@@ -61,11 +68,13 @@ export function encodeBusMessage(from: string, m: OutgoingMessage): Uint8Array {
   return encoding.toUint8Array(e);
 }
 
-/** Decode a bus message; throws on bytes that are not one. */
-export function decodeBusMessage(bytes: Uint8Array): BusMessage {
+/** Decode a bus message; throws on bytes that are not one. `skipFrom`: null for our own echo (not decoded further). */
+export function decodeBusMessage(bytes: Uint8Array, skipFrom?: string): BusMessage | null {
   const d = decoding.createDecoder(bytes);
   const kind = decoding.readUint8(d);
   const from = decoding.readVarString(d);
+  if (from === skipFrom) return null;
+  if (kind === KIND_HEAD) return { kind: 'head', from, seq: decoding.readVarUint(d) };
   if (kind === KIND_UPDATE) {
     const firstSeq = decoding.readVarUint(d);
     const userId = decoding.readVarString(d);
@@ -102,6 +111,13 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
   // rejection (which ends a Node process).
   const sub = new Redis(o.url, { ...common, autoResubscribe: false, connectionName: `${o.instanceId}:sub` });
   const handlers = new Map<string, (m: BusMessage) => void>();
+  /**
+   * Whether another instance has the document loaded, from PUBLISH's receiver count (we are one
+   * of them) and from hearing them. With routing by document most documents live on one instance:
+   * their updates then cost Redis nothing. A newcomer loses nothing: it reads the log when it
+   * subscribes and asks for presence, and that question re-opens the channel (see LiveDoc's head).
+   */
+  const peers = new Map<string, boolean>();
   const channel = (docId: string) => `${o.prefix}doc:${docId}`;
   const recoverCbs: (() => void)[] = [];
   let lastPong = 0;
@@ -131,15 +147,16 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
     const docId = key.slice(o.prefix.length + 4);
     const h = handlers.get(docId);
     if (!h) return;
-    let m: BusMessage;
+    let m: BusMessage | null;
     try {
-      m = decodeBusMessage(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+      m = decodeBusMessage(new Uint8Array(message.buffer, message.byteOffset, message.byteLength), o.instanceId);
     } catch (err) {
       o.metrics.errors.inc({ where: 'cluster-decode' });
       o.log.warn({ err: (err as Error).message, doc: docId }, 'undecodable cluster message dropped');
       return;
     }
-    if (m.from === o.instanceId) return;
+    if (!m) return; // our own message, echoed back by Redis
+    peers.set(docId, true);
     o.metrics.clusterMessages.inc({ direction: 'in', kind: m.kind });
     h(m);
   });
@@ -168,12 +185,20 @@ export function createRedisBus(o: RedisBusOptions): ClusterBus {
     },
     unsubscribe(docId) {
       handlers.delete(docId);
+      peers.delete(docId);
       sub.unsubscribe(channel(docId)).catch(() => {});
     },
     publish(docId, m) {
+      if (m.kind !== 'awareness-query' && peers.get(docId) === false) {
+        o.metrics.clusterMessages.inc({ direction: 'skipped', kind: m.kind });
+        return;
+      }
       const bytes = encodeBusMessage(o.instanceId, m);
       o.metrics.clusterMessages.inc({ direction: 'out', kind: m.kind });
-      pub.publish(channel(docId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).catch((err: Error) => {
+      pub.publish(channel(docId), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).then((receivers) => {
+        // Our own subscriber is one receiver; more means another instance has the document.
+        if (handlers.has(docId)) peers.set(docId, receivers > 1);
+      }, (err: Error) => {
         o.metrics.clusterPublishFailures.inc();
         o.log.debug({ err: err.message, doc: docId }, 'redis publish failed; other instances catch up from the log');
       });

@@ -32,6 +32,9 @@ export async function openPgPool(o: PgOptions): Promise<pg.Pool> {
   // An idle client's network error (a terminated backend, a restart) must not crash the process;
   // the pool drops that client and the next query opens a new one.
   pool.on('error', () => {});
+  // The pool listens for errors on idle clients only: one terminated while checked out (in a
+  // transaction) would emit an unhandled 'error' and end the process. Its query fails instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   await migratePostgres(pool, o.schema);
   return pool;
 }

@@ -125,6 +125,31 @@ describe('several collab-servers serving one document', () => {
     for (const inst of instances) expect((await inst.metrics.clusterCatchUps.get()).values.find((v) => v.labels.reason === 'gap')?.value ?? 0).toBe(0);
   });
 
+  it('a document alone on one instance costs Redis nothing; a second instance that loads it later misses nothing', async () => {
+    const owner = await fx.user({ name: 'Solo' });
+    const docId = await fx.doc(owner, { general: 'editor' });
+    const counter = async (inst: ClusterInstance, direction: string) =>
+      (await inst.metrics.clusterMessages.get()).values.filter((v) => v.labels.direction === direction && v.labels.kind === 'update').reduce((n, v) => n + v.value, 0);
+    const outBefore = await counter(instances[0]!, 'out');
+    const a = await client(instances[0]!, docId, owner);
+    for (let i = 1; i <= 5; i++) {
+      a.type();
+      await waitFor(async () => (await fx.logRows(docId)) >= i, { what: 'stored' });
+    }
+    // The first publish learns nobody else listens; the rest are skipped.
+    await waitFor(async () => (await counter(instances[0]!, 'skipped')) >= 3, { what: 'updates skipped while alone' });
+    expect((await counter(instances[0]!, 'out')) - outBefore).toBeLessThanOrEqual(2);
+    // A reader arrives on another instance: it gets everything, then live updates through Redis.
+    const b = await client(instances[1]!, docId, owner);
+    await waitFor(() => a.typed.every((t) => b.doc.getText('t').toString().includes(t)), { what: 'newcomer has what was typed while alone' });
+    await waitFor(async () => {
+      a.type();
+      await new Promise((r) => setTimeout(r, 20));
+      return (await counter(instances[1]!, 'in')) > 0;
+    }, { what: 'live updates through Redis once a peer exists', timeout: 5000 });
+    await expectConverged(docId, [a, b]);
+  });
+
   it('Redis pub/sub connections killed and Redis paused while 10 clients on 3 instances type: no accepted edit is missing', async () => {
     const users = await Promise.all(Array.from({ length: 10 }, (_, i) => fx.user({ name: `U${i}` })));
     const docId = await fx.doc(users[0]!, { general: 'editor' });

@@ -37,6 +37,9 @@ export function openPg(opts: { connectionString: string; schema: string; applica
   // An idle client's network error must not crash the process: queries on a dead client fail and
   // the request that made them answers 500; the pool replaces the client.
   pool.on('error', () => {});
+  // Checked-out clients are not covered by the pool's listener: a backend terminated mid-transaction
+  // would otherwise be an unhandled 'error' event. The query in flight fails and is answered 500.
+  pool.on('connect', (client) => client.on('error', () => {}));
   let migrated: Promise<void> | null = null;
   const ready = (): Promise<void> => {
     migrated ??= migratePostgres(pool, opts.schema).catch((err: unknown) => {
