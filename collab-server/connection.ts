@@ -3,7 +3,7 @@
  * of frames that arrive before authorization completes, and the identity the token proved.
  * It never touches storage: frames go to the message handler, which talks to the LiveDoc.
  */
-import type { WebSocket } from 'ws';
+import type { TransportSocket } from './sse-socket';
 import { CloseCode, closeCodeName } from '../lib/close-codes';
 import type { Role } from '../lib/acl';
 import type { CollabMetrics } from '../observability/metrics';
@@ -73,7 +73,8 @@ export class Connection {
   private tokensAt = performance.now();
 
   constructor(
-    readonly ws: WebSocket,
+    /** A `ws` WebSocket or an SseSocket (sse-socket.ts): the same connection code serves both transports. */
+    readonly ws: TransportSocket,
     readonly docId: string,
     readonly remoteAddress: string,
     private readonly deps: ConnectionDeps,

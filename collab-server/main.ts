@@ -124,6 +124,8 @@ async function main(): Promise<void> {
     identityRecheckMs: cfg.IDENTITY_RECHECK_MS,
     refusalAuditIntervalMs: cfg.REFUSAL_AUDIT_INTERVAL_MS,
     keepaliveMs: cfg.KEEPALIVE_MS,
+    sse: cfg.SSE_ENABLED ? { replayBytes: cfg.SSE_REPLAY_BYTES, resumeMs: cfg.SSE_RESUME_MS } : undefined,
+    websocketUpgrades: () => cfg.WEBSOCKET_UPGRADES,
     compactAfterUpdates: cfg.COMPACT_AFTER_UPDATES,
     compactIdleMs: cfg.COMPACT_IDLE_MS,
     shutdownTimeoutMs: cfg.SHUTDOWN_TIMEOUT_MS,

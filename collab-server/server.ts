@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { CloseCode, closeCodeName } from '../lib/close-codes';
 import { isDocId } from '../lib/ids';
@@ -28,6 +28,8 @@ import { createRefusalAudit } from './refusal-audit';
 import { startIdentityRecheck } from './identity-recheck';
 import type { ChunkLimits } from './chunks';
 import { CHUNK_OVERHEAD_BYTES } from '../lib/protocol';
+import type { TransportSocket } from './sse-socket';
+import { createSseTransport } from './sse';
 
 export interface CollabServerOptions {
   store: DocStore;
@@ -70,6 +72,10 @@ export interface CollabServerOptions {
   chunks?: ChunkLimits;
   /** Largest encoded document (DOC_MAX_BYTES); writes past it are refused. Default: no limit. */
   docMaxBytes?: number;
+  /** The SSE + POST fallback transport (sse.ts): replay buffer per stream, how long a dropped stream may resume; undefined = off. */
+  sse?: { replayBytes: number; resumeMs: number };
+  /** False answers every WebSocket upgrade 503 (WEBSOCKET_UPGRADES; clients fall back to SSE). Read per upgrade. */
+  websocketUpgrades?: () => boolean;
 }
 
 export interface CollabServer {
@@ -159,8 +165,24 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     },
   });
 
+  // SSE sessions end in onConnection like upgraded sockets: one connection path for both transports.
+  const sse = o.sse
+    ? createSseTransport({
+        auth: o.auth,
+        metrics,
+        log,
+        allowedOrigins: o.allowedOrigins,
+        maxMessageBytes: o.maxMessageBytes,
+        ...o.sse,
+        open: (socket, docId, token, ip, cid) => onConnection(socket, docId, token, ip, undefined, cid),
+        userOf: (socket) => [...connections].find((c) => c.ws === socket)?.userId ?? '',
+        stopping: () => stopping,
+      })
+    : null;
+
   const server = http.createServer((req, res) => {
     if (adminApi(req, res)) return;
+    if (sse?.handle(req, res)) return;
     if (o.versions?.http(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
@@ -215,6 +237,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     socket.on('error', (err) => log.debug({ err: err.message }, 'upgrade socket error'));
     const span = o.tracer?.startSpan(SpanName.WS_UPGRADE, { kind: SpanKind.SERVER, attributes: { [Attr.CLIENT_ADDRESS]: req.socket.remoteAddress ?? '' } }, ROOT_CONTEXT);
     if (stopping) return refuseUpgrade(socket, 503, 'server restarting', span);
+    if (o.websocketUpgrades && !o.websocketUpgrades()) return refuseUpgrade(socket, 503, 'websocket upgrades are off: use the SSE transport', span);
     let url: URL;
     let docId: string;
     try {
@@ -241,7 +264,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip, span, cid));
   });
 
-  function onConnection(ws: WebSocket, docId: string, token: string | null, ip: string, span?: Span, cid?: string): void {
+  function onConnection(ws: TransportSocket, docId: string, token: string | null, ip: string, span?: Span, cid?: string): void {
     // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
@@ -339,7 +362,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
    * 4413 MESSAGE_TOO_LARGE, which stops it; its edits stay in its Y.Doc. Nothing of the message
    * was buffered past the limit (ws checks the length in the frame header).
    */
-  function refuseOversizeWithPermanentCode(ws: WebSocket): void {
+  function refuseOversizeWithPermanentCode(ws: TransportSocket): void {
     const close = ws.close.bind(ws);
     ws.close = (code?: number, reason?: string | Buffer) => {
       if (code !== CloseCode.MESSAGE_TOO_BIG) return close(code, reason);

@@ -19,6 +19,7 @@ import { CloseCode } from './close-codes';
 import { MessageType, encode } from './protocol';
 import { ChunkTransport, type TransferProgress } from './chunk-transport';
 import type { Role } from './acl';
+import { createAutoWebSocket, type TransportKind } from './sse-client';
 
 export interface CollabToken {
   token: string;
@@ -42,6 +43,8 @@ export interface CollabStatus {
    */
   savingPaused?: boolean;
   online: boolean;
+  /** What the connection runs over: a WebSocket, or the SSE + POST fallback (lib/sse-client.ts). */
+  transport?: TransportKind;
 }
 
 export interface ClosedInfo {
@@ -72,6 +75,14 @@ export interface CollabClientOptions {
   renewBeforeMs?: number;
   /** Sync tabs of one browser over BroadcastChannel (default true in browsers). */
   disableBc?: boolean;
+  /**
+   * 'auto' (what the app uses): WebSocket first, SSE + POST when sockets cannot open or keep dying
+   * within seconds, WebSocket again once a probe (every `retryWebSocketMs`) gets through.
+   * 'sse' only SSE; default 'websocket' only (the stock provider's behaviour).
+   */
+  transport?: 'auto' | TransportKind;
+  /** 'auto': how often to probe WebSocket while on SSE (default 60 s). */
+  retryWebSocketMs?: number;
   /** Let the caller hook outgoing frames (tracing wraps the socket). */
   onSocket?: (ws: WebSocket) => void;
 }
@@ -102,10 +113,20 @@ export class CollabClient extends ObservableV2<Events> {
     super();
     this.token = first;
     this.lastStatus = { state: 'connecting', unsynced: false, online: true };
+    const mode = opts.transport ?? 'websocket';
+    const Socket =
+      mode === 'websocket'
+        ? opts.WebSocketPolyfill
+        : createAutoWebSocket({
+            WebSocket: opts.WebSocketPolyfill,
+            force: mode === 'sse' ? 'sse' : undefined,
+            retryWebSocketMs: opts.retryWebSocketMs,
+            currentUrl: () => this.provider.url,
+          });
     const provider = new WebsocketProvider(first.url, opts.docId, opts.doc, {
       params: { token: first.token },
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      WebSocketPolyfill: opts.WebSocketPolyfill as any,
+      WebSocketPolyfill: Socket as any,
       disableBc: opts.disableBc ?? false,
     });
     this.provider = provider;
@@ -155,7 +176,8 @@ export class CollabClient extends ObservableV2<Events> {
         this.transport = provider.ws ? ChunkTransport.install(provider.ws, (p) => this.emit('transfer', [p])) : null;
         provider.ws?.send(encode.extHello('tandem-collab-client/1'));
         if (provider.ws && opts.onSocket) opts.onSocket(provider.ws as WebSocket);
-        this.setStatus({ state: 'connected' });
+        const transport = (provider.ws as { transport?: TransportKind } | null)?.transport ?? 'websocket';
+        this.setStatus({ state: 'connected', transport });
       } else if (status === 'connecting') {
         this.setStatus({ state: this.lastStatus.state === 'connected' ? 'reconnecting' : 'connecting' });
       }

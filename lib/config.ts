@@ -40,6 +40,14 @@ export const CollabConfigSchema = z.object({
   IDENTITY_RECHECK_MS: int(10_000),
   /** Refused writes are logged and audited at most once per (user, document) per this interval, with a count. */
   REFUSAL_AUDIT_INTERVAL_MS: int(60_000),
+  /** Serve the Server-Sent Events + HTTP POST fallback transport (GET/POST <prefix>/sse/<docId>) for networks that break WebSockets. */
+  SSE_ENABLED: bool(true),
+  /** Answer WebSocket upgrades (false = 503 to every upgrade, so clients use SSE; for testing the fallback and for proxies that mangle upgrades). */
+  WEBSOCKET_UPGRADES: bool(true),
+  /** Bytes of sent events each SSE stream keeps so a dropped stream resumes with Last-Event-ID without a gap; older = resync. */
+  SSE_REPLAY_BYTES: int(1024 * 1024),
+  /** A dropped SSE stream may resume for this long; then its connection closes (the client resyncs on its next stream). */
+  SSE_RESUME_MS: int(15_000),
   /** Ping interval; a socket that misses a pong by the next ping is terminated. */
   KEEPALIVE_MS: int(30_000),
   /** Compact a document's update log into a snapshot after this many updates... */
