@@ -59,6 +59,12 @@ export class Connection {
   outbox: Outbox | null = null;
   readonly openedAt = Date.now();
   alive = true;
+  /** The client said its tab went to the background (BACKGROUND extension): keepalive is relaxed. */
+  background = false;
+  /** Pings missed in a row while in the background. */
+  missedPongs = 0;
+  /** Counted toward its user's open documents (MAX_DOCS_PER_USER). */
+  countedDoc = false;
   lastSentAt = Date.now();
   closed = false;
   /** The code we closed with, if we did (a peer that never answers shows up as 1006 otherwise). */

@@ -27,7 +27,10 @@ import { createConnectionLimits, type ConnectionLimits, type LimitKind } from '.
 import { createRefusalAudit } from './refusal-audit';
 import { startIdentityRecheck } from './identity-recheck';
 import type { ChunkLimits } from './chunks';
-import { CHUNK_OVERHEAD_BYTES } from '../lib/protocol';
+import { CHUNK_OVERHEAD_BYTES, MessageType } from '../lib/protocol';
+import { resolveClientAddress } from '../lib/client-address';
+import { createInboundThrottle, DEFAULT_INBOUND_LIMITS, type InboundLimits } from './inbound-throttle';
+import { createLoadShedder, DEFAULT_SHEDDING, type SheddingOptions } from './shedding';
 import type { TransportSocket } from './sse-socket';
 import { createSseTransport } from './sse';
 
@@ -72,6 +75,16 @@ export interface CollabServerOptions {
   chunks?: ChunkLimits;
   /** Largest encoded document (DOC_MAX_BYTES); writes past it are refused. Default: no limit. */
   docMaxBytes?: number;
+  /** Inbound budgets per connection and user, awareness rate, anomaly throttling (issue 13; inbound-throttle.ts). */
+  inbound?: Partial<InboundLimits>;
+  /** Load shedding thresholds (shedding.ts); default DEFAULT_SHEDDING. */
+  shedding?: Partial<SheddingOptions>;
+  /** Is this TCP peer a trusted proxy (its X-Forwarded-For names the client)? Default: none is. */
+  trustedProxy?: (ip: string) => boolean;
+  /** Documents one user may have open at once on this instance (0 = no limit; default 0). */
+  maxDocsPerUser?: number;
+  /** A socket that said its tab is in the background may miss this many pongs before it is dropped (default 5). */
+  backgroundMissedPongs?: number;
   /** The SSE + POST fallback transport (sse.ts): replay buffer per stream, how long a dropped stream may resume; undefined = off. */
   sse?: { replayBytes: number; resumeMs: number };
   /** False answers every WebSocket upgrade 503 (WEBSOCKET_UPGRADES; clients fall back to SSE). Read per upgrade. */
@@ -127,6 +140,13 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   };
   const limits = o.limits ?? { messagesPerSec: 2000, messageBurst: 10_000, connectionsPerUser: 0, connectionsPerIp: 0 };
   const slots = o.connectionLimits ?? createConnectionLimits(limits);
+  const inboundLimits: InboundLimits = { ...DEFAULT_INBOUND_LIMITS, messagesPerSec: limits.messagesPerSec, messageBurst: limits.messageBurst, ...o.inbound };
+  const throttle = createInboundThrottle({ limits: inboundLimits, metrics, log });
+  // Off unless configured (main.ts passes the configured thresholds; in-process test servers share a busy loop).
+  const shedder = createLoadShedder({ ...DEFAULT_SHEDDING, eventLoopLagMs: 0, memoryBudgetBytes: -1, ...o.shedding, metrics, log });
+  const trustedProxy = o.trustedProxy ?? (() => false);
+  /** Open documents per user on this instance (MAX_DOCS_PER_USER): doc id → sockets. */
+  const userDocs = new Map<string, Map<string, number>>();
   /** Slots each connection holds, given back when its socket closes. */
   const held = new WeakMap<Connection, [LimitKind, string][]>();
   const adminApi = createAdminApi({ auth: o.auth, connections, metrics, log, instanceId: o.instanceId });
@@ -192,6 +212,11 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         res.writeHead(503, { 'content-type': 'text/plain' }).end('stopping\n');
         return;
       }
+      if (shedder.reason) {
+        // A load balancer steers new clients elsewhere; open sockets here keep working.
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': String(shedder.retryAfterSec) }).end(`overloaded: ${shedder.reason}\n`);
+        return;
+      }
       o.store.ping().then(
         () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n'),
         (err: Error) => {
@@ -223,14 +248,15 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     socket.destroy();
   });
 
-  function refuseUpgrade(socket: Socket, status: number, reason: string, span?: Span): void {
+  function refuseUpgrade(socket: Socket, status: number, reason: string, span?: Span, retryAfterSec?: number): void {
     if (span) {
       span.setAttributes({ [Attr.HTTP_STATUS]: status, [Attr.AUTHZ_DECISION]: 'deny', [Attr.AUTHZ_REASON]: reason });
       span.end();
     }
     metrics.upgradesRefused.inc({ reason: String(status) });
     log.info({ status, reason }, 'upgrade refused');
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
+    const retry = retryAfterSec ? `Retry-After: ${retryAfterSec}\r\n` : '';
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(reason)}\r\n\r\n${reason}`);
   }
 
   server.on('upgrade', (req, socket: Socket, head) => {
@@ -257,20 +283,41 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       return refuseUpgrade(socket, 403, 'origin not allowed', span);
     }
     const token = tokenFromRequest(url, req.headers['sec-websocket-protocol']);
-    const ip = req.socket.remoteAddress ?? '';
+    // X-Forwarded-For only from a trusted proxy: anyone else could name any address.
+    const ip = resolveClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxy);
     // The client's own id for this connection attempt (Tandem's client sends ?cid=), logged on the
     // connection's lines so a browser's report of a close lines up with ours in one Loki query.
     const cid = /^[A-Za-z0-9_-]{8,64}$/.exec(url.searchParams.get('cid') ?? '')?.[0];
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, docId, token, ip, span, cid));
+    if (shedder.reason) {
+      metrics.shedRefused.inc();
+      return refuseUpgrade(socket, 503, `overloaded (${shedder.reason}): retry later`, span, shedder.retryAfterSec);
+    }
+    // The per-address slot is taken before the upgrade: a refused client costs no WebSocket.
+    let adopted = false;
+    void Promise.resolve(slots.acquire('ip', ip)).then((ok) => {
+      if (!ok) {
+        metrics.rateLimited.inc({ limit: 'connections-per-ip' });
+        return refuseUpgrade(socket, 429, 'too many connections from this address', span, 10);
+      }
+      socket.once('close', () => {
+        if (!adopted) slots.release('ip', ip);
+      });
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        adopted = true;
+        onConnection(ws, docId, token, ip, span, cid, true);
+      });
+    });
   });
 
-  function onConnection(ws: TransportSocket, docId: string, token: string | null, ip: string, span?: Span, cid?: string): void {
+  function onConnection(ws: TransportSocket, docId: string, token: string | null, ip: string, span?: Span, cid?: string, ipSlotHeld = false): void {
     // Tracing on: the connection's lifecycle log lines carry its ws.upgrade trace id.
     const connCtx = span && trace.setSpan(ROOT_CONTEXT, span);
     const inConnContext = (f: () => void) => (connCtx ? context.with(connCtx, f) : f());
     const conn = new Connection(ws, docId, ip, connDeps);
     refuseOversizeWithPermanentCode(ws);
     connections.add(conn);
+    if (ipSlotHeld) held.set(conn, [['ip', ip]]);
     if (connCtx) upgradeContexts.set(conn, connCtx);
     metrics.openSockets.inc();
     metrics.connectionsOpened.inc();
@@ -283,6 +330,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     });
     ws.on('pong', () => {
       conn.alive = true;
+      conn.missedPongs = 0;
     });
     ws.on('message', (data, isBinary) => {
       if (conn.closed) return;
@@ -290,21 +338,27 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         conn.close(CloseCode.UNSUPPORTED_DATA, 'text frames are not part of the protocol');
         return;
       }
-      if (!conn.takeMessageToken()) {
-        metrics.rateLimited.inc({ limit: 'messages' });
-        conn.close(CloseCode.RATE_LIMITED, 'too many messages: slow down and reconnect');
+      // Budgets and anomaly throttling: handled now, or later at the allowed rate (inbound-throttle.ts).
+      throttle.frame(conn, data as Buffer, onFrame);
+    });
+    const onFrame = (bytes: Buffer) => {
+      if (conn.closed) return;
+      // A tab in the background (BACKGROUND extension) is allowed to miss pongs (keepalive below).
+      if (bytes[0] === MessageType.BACKGROUND && bytes.length === 2 && conn.ext) {
+        conn.background = bytes[1] === 1;
         return;
       }
-      const bytes = data as Buffer;
       if (conn.authorized) handleFrame(conn, conn.doc!, bytes);
       else if (!conn.enqueuePreauth(bytes)) conn.close(CloseCode.POLICY_VIOLATION, 'too much data before authorization');
-    });
+    };
     ws.on('close', (code, reason) => {
       connections.delete(conn);
       metrics.openSockets.dec();
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
       inConnContext(() => log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
+      throttle.release(conn);
+      if (conn.countedDoc) releaseUserDoc(conn.userId, conn.docId);
       for (const [kind, key] of held.get(conn) ?? []) slots.release(kind, key);
       held.delete(conn);
       const doc = conn.doc;
@@ -379,8 +433,18 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
     return true;
   }
 
+  const releaseUserDoc = (userId: string, docId: string) => {
+    const docs = userDocs.get(userId);
+    if (!docs) return;
+    const n = (docs.get(docId) ?? 0) - 1;
+    if (n > 0) docs.set(docId, n);
+    else docs.delete(docId);
+    if (!docs.size) userDocs.delete(userId);
+  };
+
   async function authorize(conn: Connection, token: string | null): Promise<void> {
-    if (!(await takeSlot(conn, 'ip', conn.remoteAddress))) {
+    // An upgraded socket took its per-address slot before the upgrade (HTTP 429); SSE sessions take it here.
+    if (!held.get(conn)?.some(([k]) => k === 'ip') && !(await takeSlot(conn, 'ip', conn.remoteAddress))) {
       metrics.rateLimited.inc({ limit: 'connections-per-ip' });
       throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections from this address');
     }
@@ -393,6 +457,11 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       throw new AuthError(CloseCode.RATE_LIMITED, 'too many connections for this user');
     }
     if (conn.closed) return;
+    const openDocs = userDocs.get(identity.userId);
+    if (o.maxDocsPerUser && !openDocs?.has(conn.docId) && (openDocs?.size ?? 0) >= o.maxDocsPerUser) {
+      metrics.rateLimited.inc({ limit: 'docs-per-user' });
+      throw new AuthError(CloseCode.RATE_LIMITED, `too many documents open for this user (at most ${o.maxDocsPerUser})`);
+    }
     conn.armExpiry(identity.expiresAt);
     // Synchronously inside the ws.upgrade span, so a doc.load it starts is that span's child.
     let doc = await inUpgradeContext(conn, () => registry.open(conn.docId));
@@ -409,6 +478,10 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       throw new AuthError(CloseCode.FORBIDDEN, 'no access to this document');
     }
     metrics.authzDecisions.inc({ action: 'connect', result: 'allow', reason: conn.role ?? '' });
+    const docs = userDocs.get(conn.userId) ?? new Map<string, number>();
+    docs.set(conn.docId, (docs.get(conn.docId) ?? 0) + 1);
+    userDocs.set(conn.userId, docs);
+    conn.countedDoc = true;
     doc.addConnection(conn);
     for (const frame of conn.takePreauthQueue()) {
       if (conn.closed) break;
@@ -423,8 +496,13 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
   const sendStallMs = o.sendStallMs ?? 30_000;
   const pingTimer = setInterval(() => {
     for (const c of connections) {
+      // A background tab's socket (mobile, hidden tab) may sleep through a few pings.
+      if (!c.alive && c.background && ++c.missedPongs < (o.backgroundMissedPongs ?? 5)) {
+        c.ws.ping();
+        continue;
+      }
       if (!c.alive) {
-        log.info({ conn: c.id, doc: c.docId, user: c.userId }, 'missed pong: terminating');
+        log.info({ conn: c.id, doc: c.docId, user: c.userId, background: c.background }, 'missed pong: terminating');
         c.ws.terminate();
         continue;
       }
@@ -476,6 +554,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       stopping = true;
       clearInterval(pingTimer);
       clearInterval(heartbeatTimer);
+      shedder.stop();
       unwatch();
       refusals.close();
       recheck.stop();

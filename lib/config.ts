@@ -102,14 +102,46 @@ export const CollabConfigSchema = z.object({
   PREAUTH_MAX_FRAMES: int(64),
   PREAUTH_MAX_BYTES: int(2 * 1024 * 1024),
   PREAUTH_TIMEOUT_MS: int(10_000),
-  /** Sustained inbound messages per second per connection (token bucket); beyond it: close 4429. */
-  MESSAGE_RATE_PER_SEC: int(2000),
-  /** Burst size of that bucket (a reconnect's sync handshake or a paste arrives in a burst). */
-  MESSAGE_BURST: int(10_000),
-  /** Concurrent sockets per user (0 = no limit); beyond it the upgrade gets 4429. */
+  /** Sustained inbound messages per second per connection (token bucket; 0 = no limit); beyond it the connection is slowed, then closed 4429. */
+  MESSAGE_RATE_PER_SEC: int(200),
+  /** Burst size of that bucket (a reconnect's sync handshake or a burst of typing arrives at once). */
+  MESSAGE_BURST: int(2000),
+  /** Sustained inbound bytes per second per connection, and its burst (one large paste fits the burst). */
+  INBOUND_BYTES_PER_SEC: int(4 * 1024 * 1024),
+  INBOUND_BYTES_BURST: int(64 * 1024 * 1024),
+  /** The same budgets per user, over all of the user's sockets on one instance. */
+  USER_MESSAGE_RATE_PER_SEC: int(600),
+  USER_MESSAGE_BURST: int(6000),
+  USER_BYTES_PER_SEC: int(8 * 1024 * 1024),
+  USER_BYTES_BURST: int(128 * 1024 * 1024),
+  /** Presence (awareness) updates per second per connection, and burst; beyond it they are dropped (the next carries the latest state). */
+  AWARENESS_RATE_PER_SEC: int(30),
+  AWARENESS_BURST: int(120),
+  /** A connection still slowed (over a budget or anomalous) after this long is closed 4429. */
+  THROTTLE_CLOSE_AFTER_MS: int(5000),
+  /** Anomaly throttling: a connection sending more than this many times its own recent per-second baseline is slowed (0 = off)... */
+  ANOMALY_FACTOR: int(10),
+  /** ...but never below these per-second ceilings (an idle connection may start typing or paste). */
+  ANOMALY_MIN_MESSAGES_PER_SEC: int(100),
+  ANOMALY_MIN_BYTES_PER_SEC: int(8 * 1024 * 1024),
+  /** Concurrent sockets per user (0 = no limit), counted cluster-wide with Redis; beyond it the socket is closed 4429 with the reason. */
   MAX_CONNECTIONS_PER_USER: int(100),
-  /** Concurrent sockets per client IP (0 = no limit; behind a proxy every client shares its IP). */
-  MAX_CONNECTIONS_PER_IP: int(0),
+  /** Concurrent sockets per client address (0 = no limit), cluster-wide with Redis; beyond it HTTP 429 before the upgrade. The address is X-Forwarded-For's only from TRUSTED_PROXIES. */
+  MAX_CONNECTIONS_PER_IP: int(1000),
+  /** Documents one user may have open at once on one instance (0 = no limit); beyond it 4429. */
+  MAX_DOCS_PER_USER: int(50),
+  /** Peers whose X-Forwarded-For names the client (comma-separated IPs/CIDRs, `loopback`; empty = none). Shared with the app. */
+  TRUSTED_PROXIES: z.string().default('loopback'),
+  /** Load shedding: event-loop delay (p99 of two 500 ms samples in a row) past which new sockets get HTTP 503 + Retry-After and /readyz 503 (0 = off). */
+  SHED_EVENT_LOOP_LAG_MS: int(200),
+  /** Memory budget (resident set, bytes): shed past 90 % of it. 0 = 85 % of V8's heap limit, on heap used. */
+  MEMORY_BUDGET_BYTES: int(0),
+  /** Shedding ends after this long below every threshold. */
+  SHED_RECOVER_MS: int(2000),
+  /** Retry-After (seconds) sent with a shed 503. */
+  SHED_RETRY_AFTER_SEC: int(5),
+  /** A socket whose tab said it went to the background may miss this many pings (KEEPALIVE_MS apart) before it is dropped. */
+  KEEPALIVE_BACKGROUND_MISSED_PONGS: int(5),
   /** How often the ACL change feed is polled (SQLite); bounds how fast a revocation takes effect. */
   ACL_POLL_MS: int(200),
   /** Allow tokenless connections (development only: every connection is an anonymous editor). */

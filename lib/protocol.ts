@@ -20,6 +20,8 @@
  *   106 chunk:         [106][varUint index][varUint totalBytes][varBytes part]  both directions, only after
  *                      105 was answered: one message of totalBytes split into parts sent in order
  *                      (index 0, 1, …); the first part starts with the inner message's type bytes
+ *   107 background:    [107][0|1]  client → server, only after the server answered EXT_HELLO (ROLE):
+ *                      1 = the tab is hidden/frozen (keepalive relaxed for this socket), 0 = back in front
  */
 import * as encoding from 'lib0/encoding';
 
@@ -35,6 +37,7 @@ export const MessageType = {
   TRACE_CONTEXT: 104,
   CHUNK_HELLO: 105,
   CHUNK: 106,
+  BACKGROUND: 107,
 } as const;
 
 /** Version of the chunk extension this codec speaks (sent in CHUNK_HELLO). */
@@ -224,6 +227,8 @@ export const encode = {
       encoding.writeVarUint(e, chunkBytes);
       encoding.writeVarUint(e, maxTotalBytes);
     }),
+  /** Client → server: the tab went to the background (true) or came back (false). */
+  background: (hidden: boolean) => new Uint8Array([MessageType.BACKGROUND, hidden ? 1 : 0]),
   chunk: (index: number, total: number, part: Uint8Array) =>
     frameWith(MessageType.CHUNK, (e) => {
       encoding.writeVarUint(e, index);

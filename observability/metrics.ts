@@ -118,6 +118,10 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     tokenRenewals: new Counter({ name: 'tandem_token_renewals_total', help: 'In-band token renewals by result', labelNames: ['result'] as const, registers: [registry] }),
     rateLimited: new Counter({ name: 'tandem_rate_limit_hits_total', help: 'Connections or messages refused by a rate limit', labelNames: ['limit'] as const, registers: [registry] }),
+    // Issue 13: inbound throttling steps (slowed → recovered | closed; awareness dropped) and load shedding.
+    throttled: new Counter({ name: 'tandem_inbound_throttled_total', help: 'Inbound throttling steps by reason (messages, bytes, user-*, anomaly-*, awareness) and action (slowed, recovered, closed, dropped)', labelNames: ['reason', 'action'] as const, registers: [registry] }),
+    shedding: new Gauge({ name: 'tandem_load_shedding', help: '1 while new sockets are refused because the event loop lags or memory is near its budget', labelNames: ['reason'] as const, registers: [registry] }),
+    shedRefused: new Counter({ name: 'tandem_load_shed_refused_total', help: 'New sockets refused while shedding load', registers: [registry] }),
     storeAppend: new Histogram({ name: 'tandem_store_append_seconds', help: 'Update-log append (one group commit)', buckets: fastBuckets, registers: [registry] }),
     storeAppendBatch: new Histogram({ name: 'tandem_store_append_batch_updates', help: 'Updates per group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
     compaction: new Histogram({ name: 'tandem_compaction_seconds', help: 'Folding a document log into a snapshot', buckets: fastBuckets, registers: [registry] }),

@@ -223,6 +223,16 @@ function overview() {
         { expr: `sum by (limit) (rate(tandem_rate_limit_hits_total${RATE}))`, legend: 'rate limit {{limit}}' },
       ],
     }),
+    prom({
+      title: 'Inbound throttling / s (slowed, recovered, closed 4429, awareness dropped) and load shedding',
+      description: 'Issue 13: connections over their budgets or far above their own baseline are slowed, then closed 4429; while shedding (event-loop lag or memory near budget) new sockets get 503',
+      unit: 'reqps',
+      targets: [
+        { expr: `sum by (reason, action) (rate(tandem_inbound_throttled_total${RATE}))`, legend: '{{action}} {{reason}}' },
+        { expr: `sum(rate(tandem_load_shed_refused_total${RATE}))`, legend: 'shed (503)' },
+        { expr: 'max by (instance, reason) (tandem_load_shedding)', legend: 'shedding {{reason}} {{instance}}' },
+      ],
+    }),
     row('Process (per instance)'),
     prom({
       title: 'Resident memory and heap used',

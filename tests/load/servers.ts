@@ -113,7 +113,7 @@ export async function startServer(kind: ServerKind, opts: LaunchOpts, tandem?: T
         kind,
         ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')],
         // The benchmark's thousands of sockets share a few users: no per-user socket limit.
-        { DATA_DIR: tandem!.dataDir, COLLAB_PORT: '0', COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_USER: '0', ...tandem!.env },
+        { DATA_DIR: tandem!.dataDir, COLLAB_PORT: '0', COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_USER: '0', MAX_CONNECTIONS_PER_IP: '0', SHED_EVENT_LOOP_LAG_MS: '0', ...tandem!.env },
         /"collab-server ready","port":(\d+)/,
         opts,
         yws,
@@ -162,7 +162,7 @@ export async function startCluster(n: number, tag: string, opts: LaunchOpts, env
         await launch(
           'tandem-cluster',
           ['--import', 'tsx', join(ROOT, 'collab-server/main.ts')],
-          { COLLAB_PORT: '0', COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_USER: '0', INSTANCE_ID: id, ...env },
+          { COLLAB_PORT: '0', COLLAB_HOST: '127.0.0.1', LOG_LEVEL: 'warn', MAX_CONNECTIONS_PER_USER: '0', MAX_CONNECTIONS_PER_IP: '0', SHED_EVENT_LOOP_LAG_MS: '0', INSTANCE_ID: id, ...env },
           /"collab-server ready","port":(\d+)/,
           opts,
           { framing: 'yws', stateful: true, handshake: true },
