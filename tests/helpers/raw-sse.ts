@@ -51,7 +51,13 @@ export class RawSse {
     let session: ((v: { resumed: boolean }) => void) | null = null;
     const got = new Promise<{ resumed: boolean }>((r) => (session = r));
     void this.read(res.body, (s) => session?.(s)).catch(() => {});
-    return got;
+    const r = await got;
+    // A new session: ask for what the server has, as a provider's first message does.
+    if (!r.resumed) {
+      this.nextId = 0;
+      await this.post([encode.syncStep1(Y.encodeStateVector(this.doc))]);
+    }
+    return r;
   }
 
   private async read(body: ReadableStream<Uint8Array>, onSession: (s: { resumed: boolean }) => void): Promise<void> {
