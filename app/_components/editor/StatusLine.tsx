@@ -19,7 +19,9 @@ export function statusText(s: CollabStatus, closed: boolean, retryAt: number | n
   if (!s.online) return { key: 'offline', text: s.unsynced ? 'Offline · unsynced changes kept on this device' : 'Offline' };
   // The server is up but cannot store anything (its database is unreachable): say so plainly.
   if (s.savingPaused) return { key: 'paused', text: 'Saving paused: the server cannot reach its database. Your changes are kept on this device and will be saved when it is back.' };
-  if (s.state === 'connected') return { key: 'connected', text: s.unsynced ? 'Connected · syncing…' : 'Connected' };
+  // On the SSE fallback (WebSockets blocked on this network) say so: it works, but costs more.
+  const via = s.transport === 'sse' ? ' (HTTP fallback)' : '';
+  if (s.state === 'connected') return { key: 'connected', text: s.unsynced ? `Connected${via} · syncing…` : `Connected${via}` };
   if (s.state === 'reconnecting') {
     const secs = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
     const base = secs > 0 ? `Reconnecting in ${secs} s` : 'Reconnecting…';
@@ -39,7 +41,7 @@ export function StatusLine({ status, closed, retryAt, transfer }: { status: Coll
   }, [retryAt]);
   const { key, text } = statusText(status, closed, retryAt, now);
   return (
-    <span className="status" data-status={key} data-testid="conn-status" role="status" aria-live="polite">
+    <span className="status" data-status={key} data-transport={status.transport ?? ''} data-testid="conn-status" role="status" aria-live="polite">
       <span className="dot" aria-hidden="true" />
       <span>{text}</span>
       {transfer && !closed && (

@@ -125,7 +125,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
       let c: CollabClient;
       try {
         // Each socket tagged with a cid and its closes/reconnects reported to the app's logs (observability/client-reports.ts).
-        c = await CollabClient.connect({ docId, doc, getToken, disableBc: false, WebSocketPolyfill: pageReporter()?.WebSocket });
+        // transport 'auto': WebSocket, or SSE + POST where WebSockets are blocked (issue 15; lib/sse-client.ts).
+        c = await CollabClient.connect({ docId, doc, getToken, disableBc: false, WebSocketPolyfill: pageReporter()?.WebSocket, transport: 'auto' });
       } catch (err) {
         if (cancelled) return;
         if (err instanceof ApiError && err.status === 401) return fail({ code: CloseCode.UNAUTHORIZED, reason: 'your session has expired', permanent: true });
