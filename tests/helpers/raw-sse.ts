@@ -110,7 +110,7 @@ export class RawSse {
   }
 
   async postRaw(body: Uint8Array, query = ''): Promise<{ status: number; next?: number }> {
-    const res = await fetch(`${this.url}?sid=${this.sid}${query}`, { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, body });
+    const res = await fetch(`${this.url}?sid=${this.sid}${query}`, { method: 'POST', headers: { authorization: `Bearer ${this.token}` }, body: body as BodyInit });
     const j = (await res.json().catch(() => ({}))) as { next?: number };
     return { status: res.status, next: j.next };
   }
