@@ -25,6 +25,8 @@ import { StatusLine } from './StatusLine';
 import { useCollab } from './use-collab';
 import { cacheForOffline } from './offline';
 import { safeAwareness } from './safe-awareness';
+import { LargePaste, holdProviderUpdates } from './large-paste';
+import { countWords } from './word-count';
 
 /** The editor page for a document the server already checked the caller may open. */
 export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }) {
@@ -59,6 +61,8 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
             ...contentExtensions(),
             Placeholder.configure({ placeholder: 'Start writing…' }),
             Collaboration.configure({ document: ydoc }),
+            // Very large pastes go in batches and reach collaborators whole (large-paste.ts).
+            LargePaste.configure({ holdOutgoing: () => (client ? holdProviderUpdates(client.provider) : null) }),
             ...(client ? [CollaborationCaret.configure({ provider: caretProvider, user: { id: me.id, name: me.name, color } })] : []),
           ]
         : [StarterKit.configure({ undoRedo: false })],
@@ -77,9 +81,8 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
     // From the state, not the view: the view is created later than the editor in Tiptap 3.
     const count = () => {
       if (editor.isDestroyed) return;
-      const doc = editor.state.doc;
-      const text = doc.textBetween(0, doc.content.size, '\n', ' ').trim();
-      setWords(text ? text.split(/\s+/).length : 0);
+      // Cached per block: a whole-text count on every update was O(document) per keystroke.
+      setWords(countWords(editor.state.doc));
     };
     count();
     editor.on('update', count);
