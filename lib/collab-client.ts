@@ -81,7 +81,7 @@ export interface CollabClientOptions {
    * 'sse' only SSE; default 'websocket' only (the stock provider's behaviour).
    */
   transport?: 'auto' | TransportKind;
-  /** 'auto': how often to probe WebSocket while on SSE (default 60 s). */
+  /** 'auto': first WebSocket probe while on SSE after this long (default 10 s; doubles per failed probe, up to 5 min). */
   retryWebSocketMs?: number;
   /** Let the caller hook outgoing frames (tracing wraps the socket). */
   onSocket?: (ws: WebSocket) => void;

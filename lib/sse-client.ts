@@ -273,8 +273,10 @@ export interface AutoWebSocketOptions {
   shortLivedMs?: number;
   /** Consecutive dying sockets before the next attempt uses SSE (default 2). */
   failuresBeforeSse?: number;
-  /** While on SSE, probe a WebSocket this often (default 60 s). */
+  /** While on SSE, probe a WebSocket after this long (default 10 s), doubling after each failed probe... */
   retryWebSocketMs?: number;
+  /** ...up to this (default 5 min): a network that blocks WebSockets costs one refused probe per 5 min. */
+  maxRetryWebSocketMs?: number;
   /** The provider's current URL (fresh token) for probes. */
   currentUrl?: () => string;
   /** 'sse' = never try WebSockets (tests, or a network known to break them). */
@@ -293,7 +295,9 @@ export function createAutoWebSocket(opts: AutoWebSocketOptions = {}) {
   const WS = (opts.WebSocket ?? (globalThis as { WebSocket?: unknown }).WebSocket) as (new (url: string, protocols?: string | string[]) => WebSocket) | undefined;
   const shortLivedMs = opts.shortLivedMs ?? 5000;
   const failuresBeforeSse = opts.failuresBeforeSse ?? 2;
-  const retryMs = opts.retryWebSocketMs ?? 60_000;
+  const firstRetryMs = opts.retryWebSocketMs ?? 10_000;
+  const maxRetryMs = Math.max(firstRetryMs, opts.maxRetryWebSocketMs ?? 300_000);
+  let retryMs = firstRetryMs;
   const state = { transport: (opts.force ?? (WS ? 'websocket' : 'sse')) as TransportKind, failures: 0 };
   let current: { close(code?: number, reason?: string): void; onclose: Listener | null; readyState: number } | null = null;
   let probeTimer: ReturnType<typeof setTimeout> | null = null;
@@ -320,9 +324,13 @@ export function createAutoWebSocket(opts: AutoWebSocketOptions = {}) {
         } catch {
           /* already closed */
         }
-        if (!ok) return scheduleProbe(url);
+        if (!ok) {
+          retryMs = Math.min(retryMs * 2, maxRetryMs);
+          return scheduleProbe(url);
+        }
         // WebSockets work again: end the SSE connection; the provider reconnects over WebSocket.
         state.failures = 0;
+        retryMs = firstRetryMs;
         use('websocket');
         (current as unknown as SseWebSocket).close(CloseCode.NORMAL, 'switching to WebSocket');
       };
