@@ -6,12 +6,16 @@ import { useState } from 'react';
 import { api, type Me } from './api';
 import { Avatar } from './Avatar';
 import { purgeUserLocal } from './local-data';
+import { announceSignOut } from './session-channel';
 
 export function TopBar({ me, children }: { me: Me | null; children?: React.ReactNode }) {
   const router = useRouter();
   const [busy, setBusy] = useState(false);
   async function signOut(everywhere = false) {
     setBusy(true);
+    // Other tabs stop editing at once (before the request: signing out holds even if it fails),
+    // and close their offline copies so they can be deleted below.
+    if (me) announceSignOut(me.id);
     try {
       await api(`/api/auth/logout${everywhere ? '?everywhere=1' : ''}`, { method: 'POST' });
     } catch (err) {

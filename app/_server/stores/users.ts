@@ -46,7 +46,14 @@ export interface UserStore {
   markVerified(id: string, replace?: { passwordHash: string; name: string }): Promise<UserRow | undefined>;
   byEmail(email: string): Promise<UserRow | undefined>;
   byId(id: string): Promise<UserRow | undefined>;
+  /**
+   * Void every collab token issued to `id` before this second (sign-out): collab-server refuses them
+   * and closes their open sockets (users.tokens_not_before). Whole seconds, as a token's iat.
+   */
+  revokeCollabTokens(id: string, now?: number): Promise<void>;
 }
+
+const notBefore = (now: number) => now - (now % 1000);
 
 const adminExists = () => new TandemError('forbidden', 'this instance already has an admin');
 
@@ -99,6 +106,9 @@ export function createSqliteUserStore(db: Db): UserStore {
     },
     async byId(id) {
       return byId.get(id);
+    },
+    async revokeCollabTokens(id, now = Date.now()) {
+      db.prepare<[number, string]>('UPDATE users SET tokens_not_before = MAX(tokens_not_before, ?) WHERE id = ?').run(notBefore(now), id);
     },
   };
 }
@@ -155,6 +165,9 @@ export function createPgUserStore(pg: PgDb): UserStore {
     },
     async byId(id) {
       return (await pg.query<UserRow>(`SELECT * FROM ${t} WHERE id = $1`, [id])).rows[0];
+    },
+    async revokeCollabTokens(id, now = Date.now()) {
+      await pg.query(`UPDATE ${t} SET tokens_not_before = GREATEST(tokens_not_before, $1) WHERE id = $2`, [notBefore(now), id]);
     },
   };
 }

@@ -17,6 +17,8 @@ export const POST = route(async (req) => {
     await app.sessions.destroy(s.token);
     ended = user ? 1 : 0;
   }
+  // The user's open editors end too: collab-server closes sockets whose token predates this (4401).
+  if (user) await app.users.revokeCollabTokens(user.id);
   if (user) app.log.info({ user: user.id, everywhere, ended }, 'signed out');
   return json({ ok: true, ended }, 200, { 'set-cookie': clearSessionCookie(req, app) });
 });
