@@ -5,13 +5,24 @@
  */
 import StarterKit from '@tiptap/starter-kit';
 import { TaskItem, TaskList } from '@tiptap/extension-list';
+import Link from '@tiptap/extension-link';
+import { TableKit } from '@tiptap/extension-table';
 import type { Extensions } from '@tiptap/core';
 
-/** StarterKit (its own undo off: collaboration brings per-user undo), links, task lists. */
+/**
+ * Links end where they end: text typed right after a link is plain text (the stock mark is
+ * inclusive while autolink is on, so every keystroke after a link extended it).
+ */
+const TandemLink = Link.extend({ inclusive: () => false });
+
+/** StarterKit (its own undo off: collaboration brings per-user undo), links, task lists, tables (a pasted table stays one). */
 export function contentExtensions(): Extensions {
   return [
-    StarterKit.configure({ undoRedo: false, link: { openOnClick: false, autolink: true, defaultProtocol: 'https' } }),
+    StarterKit.configure({ undoRedo: false, link: false }),
+    // Opening on click is the editor's (Ctrl+click, see app/_components/editor/links.tsx).
+    TandemLink.configure({ openOnClick: false, autolink: true, linkOnPaste: true, defaultProtocol: 'https', HTMLAttributes: { rel: 'noopener noreferrer nofollow', target: '_blank' } }),
     TaskList,
     TaskItem.configure({ nested: true }),
+    TableKit.configure({ table: { resizable: false } }),
   ];
 }

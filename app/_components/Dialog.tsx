@@ -22,7 +22,15 @@ export function Dialog({
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
-    if (open && !d.open) d.showModal();
+    if (open && !d.open) {
+      d.showModal();
+      // showModal focuses the first focusable element, the ✕; a dialog starts at its first field
+      // (or the element marked data-autofocus, or the footer's first button, e.g. Cancel).
+      const first =
+        d.querySelector<HTMLElement>('[data-autofocus]') ??
+        d.querySelector<HTMLElement>('.dialog-body input:not([disabled]), .dialog-body textarea:not([disabled]), .dialog-body select:not([disabled]), .dialog-foot button:not([disabled])');
+      first?.focus();
+    }
     if (!open && d.open) d.close();
   }, [open]);
   return (
@@ -82,7 +90,7 @@ export function ConfirmDialog({
       title={title}
       footer={
         <>
-          <button className="btn" onClick={onCancel} autoFocus>
+          <button className="btn" onClick={onCancel} data-autofocus>
             Cancel
           </button>
           <button className="btn btn-danger" onClick={onConfirm} data-testid={confirmTestId}>

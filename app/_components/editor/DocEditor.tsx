@@ -27,6 +27,9 @@ import { cacheForOffline } from './offline';
 import { safeAwareness } from './safe-awareness';
 import { LargePaste, holdProviderUpdates } from './large-paste';
 import { countWords } from './word-count';
+import { SIGNED_OUT_REASON } from '../session-channel';
+import { LinkBubble, LinkDialog, linkKeys } from './links';
+import { TableMenu } from './TableMenu';
 
 /** The editor page for a document the server already checked the caller may open. */
 export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }) {
@@ -39,9 +42,14 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const { ydoc, client, status, closed, retryAt, transfer, denied } = collab;
   // The live role wins; before the first token (e.g. offline) the role the API last told us.
   const role: Role = collab.role ?? doc.role;
-  const editable = roleAtLeast(role, 'editor') && !closed;
+  // Never synced on this device: read-only until the server's copy arrives (see useCollab).
+  const loading = !collab.hasServerCopy && !closed;
+  const editable = roleAtLeast(role, 'editor') && !closed && collab.hasServerCopy;
   const [shareOpen, setShareOpen] = useState(false);
   const [historyOpen, setHistoryOpen] = useState(false);
+  const [linkOpen, setLinkOpen] = useState(false);
+  // Ctrl+K is bound once, when the editor is built; the dialog's state is set through this.
+  const openLink = useRef(() => setLinkOpen(true));
   const [words, setWords] = useState(0);
   const presence = usePresence(client);
   // Carets are drawn from checked copies of remote presence (a malformed cursor must not break the editor).
@@ -63,6 +71,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
             Collaboration.configure({ document: ydoc }),
             // Very large pastes go in batches and reach collaborators whole (large-paste.ts).
             LargePaste.configure({ holdOutgoing: () => (client ? holdProviderUpdates(client.provider) : null) }),
+            linkKeys(() => openLink.current()),
             ...(client ? [CollaborationCaret.configure({ provider: caretProvider, user: { id: me.id, name: me.name, color } })] : []),
           ]
         : [StarterKit.configure({ undoRedo: false })],
@@ -104,10 +113,17 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const banner = closed ? (
     closed.code === CloseCode.UNAUTHORIZED ? (
       <div className="banner banner-error" role="alert" data-testid="banner-4401">
-        <div>
-          <strong>Your session has expired.</strong>
-          Sign in again to keep editing. Changes you made are kept on this device and sync when you are back.
-        </div>
+        {closed.reason === SIGNED_OUT_REASON ? (
+          <div>
+            <strong>You signed out.</strong>
+            Sign in again to open this document.
+          </div>
+        ) : (
+          <div>
+            <strong>Your session has expired.</strong>
+            Sign in again to keep editing. Changes you made are kept on this device and sync when you are back.
+          </div>
+        )}
         <Link className="btn btn-sm" href={`/signin?next=${encodeURIComponent(`/d/${doc.id}`)}`}>
           Sign in
         </Link>
@@ -120,10 +136,15 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
               <strong>An administrator ended your session.</strong>
               You were disconnected by an administrator. Reload the page to reconnect if you still have access.
             </>
+          ) : /deleted/i.test(closed.reason) ? (
+            <>
+              <strong>This document was deleted.</strong>
+              Its owner deleted it, so it is no longer available here or on this device.
+            </>
           ) : (
             <>
               <strong>You no longer have access to this document.</strong>
-              {closed.reason ? `The server said: ${closed.reason}. ` : ''}Ask its owner to share it with you again.
+              Ask its owner to share it with you again.
             </>
           )}
         </div>
@@ -145,6 +166,21 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         {denied.slice(DOC_TOO_LARGE_REASON.length + 1).trim()}. You can still read it; remove content or start a new document.
       </div>
     </div>
+  ) : loading ? (
+    status.state === 'connecting' && status.online ? (
+      <div className="banner banner-info" role="status" data-testid="banner-loading">
+        <div>
+          <strong>Loading the document…</strong>
+        </div>
+      </div>
+    ) : (
+      <div className="banner banner-error" role="alert" data-testid="banner-unreachable">
+        <div>
+          <strong>{status.online ? 'Can’t reach the server.' : 'You are offline.'}</strong>
+          This document has not been opened on this device before, so it can’t be shown or edited until Tandem reconnects. It will load by itself.
+        </div>
+      </div>
+    )
   ) : !editable ? (
     <div className="banner banner-info" role="status" data-testid="banner-readonly">
       <div>
@@ -160,7 +196,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
           <img src="/icon.svg" alt="" />
         </Link>
         <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} ydoc={ydoc} />
-        <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} />
+        <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} loading={loading} />
         <Presence users={presence} meId={me.id} />
         {!closed && (
           <button className="btn btn-sm" onClick={() => setHistoryOpen(true)} data-testid="history-button">
@@ -173,19 +209,25 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
           </button>
         )}
       </header>
-      {editor && ydoc && !waitForClient && <FormatBar editor={editor} editable={editable} />}
+      {editor && ydoc && !waitForClient && <FormatBar editor={editor} editable={editable} onLink={() => setLinkOpen(true)} />}
+      {editor && ydoc && !waitForClient && (
+        <>
+          <LinkBubble editor={editor} editable={editable} onEdit={() => setLinkOpen(true)} />
+          <TableMenu editor={editor} editable={editable} />
+          <LinkDialog editor={editor} open={linkOpen && editable} onClose={() => setLinkOpen(false)} />
+        </>
+      )}
       <main className="editor-shell">
         {banner}
-        <div className="paper" data-role={role} data-editable={editable ? 'true' : 'false'}>
-          {editor && ydoc && !waitForClient ? <EditorContent editor={editor} /> : <p className="muted">Loading the document…</p>}
+        <div className="paper" data-role={role} data-editable={editable ? 'true' : 'false'} data-loading={loading ? 'true' : 'false'} aria-busy={loading}>
+          {/* Signed out, access ended or deleted: the content is gone from this device, and from the screen. */}
+          {closed?.reason === SIGNED_OUT_REASON || closed?.code === CloseCode.FORBIDDEN ? null : editor && ydoc && !waitForClient ? <EditorContent editor={editor} /> : <p className="muted">Loading the document…</p>}
         </div>
         <div className="editor-foot">
-          <span data-testid="word-count">
-            {words} {words === 1 ? 'word' : 'words'}
-          </span>
+          <span data-testid="word-count">{loading ? '' : `${words} ${words === 1 ? 'word' : 'words'}`}</span>
           <span>
             {role === 'viewer' ? 'Viewer' : role === 'editor' ? 'Editor' : 'Owner'}
-            {offlineReady && (
+            {offlineReady && !loading && !closed && (
               <span data-testid="offline-ready" title="This document opens and keeps your edits without a network">
                 {' · available offline'}
               </span>

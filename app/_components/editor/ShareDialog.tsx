@@ -13,6 +13,8 @@ export function ShareDialog({ docId, open, onClose }: { docId: string; open: boo
   const [busy, setBusy] = useState(false);
   const [email, setEmail] = useState('');
   const [newRole, setNewRole] = useState<GrantRole>('editor');
+  const [emailError, setEmailError] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
 
   const base = `/api/docs/${encodeURIComponent(docId)}/access`;
   const load = useCallback(async () => {
@@ -47,6 +49,12 @@ export function ShareDialog({ docId, open, onClose }: { docId: string; open: boo
     e.preventDefault();
     const addr = email.trim();
     if (!addr) return;
+    // The app's own message next to the field (the form is noValidate: no browser bubble).
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(addr)) {
+      setEmailError('Enter an email address, such as name@example.org.');
+      return;
+    }
+    setEmailError(null);
     const ok = await run(() => api(`${base}/grants/${encodeURIComponent(addr)}`, { method: 'PUT', body: { role: newRole } }));
     if (ok) setEmail('');
   }
@@ -55,18 +63,47 @@ export function ShareDialog({ docId, open, onClose }: { docId: string; open: boo
   const remove = (addr: string) => run(() => api(`${base}/grants/${encodeURIComponent(addr)}`, { method: 'DELETE' }));
   const setGeneral = (role: GeneralAccess) => run(() => api(`${base}/general`, { method: 'PUT', body: { role } }));
 
+  async function copyLink() {
+    const url = `${location.origin}/d/${encodeURIComponent(docId)}`;
+    try {
+      await navigator.clipboard.writeText(url);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 2000);
+    } catch (err) {
+      console.warn('could not copy the link', err);
+      setError(`Could not copy. The link is ${url}`);
+    }
+  }
+
   return (
-    <Dialog open={open} onClose={onClose} title="Share" testId="share-dialog" footer={<button className="btn btn-primary" onClick={onClose}>Done</button>}>
-      <form className="share-add" onSubmit={add}>
+    <Dialog open={open} onClose={onClose} title="Share" testId="share-dialog" footer={
+        <>
+          <button className="btn" onClick={() => void copyLink()} data-testid="share-copy-link">
+            {copied ? 'Link copied' : 'Copy link'}
+          </button>
+          <span className="sr-only" role="status">
+            {copied ? 'Link copied' : ''}
+          </span>
+          <button className="btn btn-primary" onClick={onClose}>
+            Done
+          </button>
+        </>
+      }
+    >
+      <form className="share-add" onSubmit={add} noValidate>
         <input
           className="input"
           type="email"
           placeholder="Add people by email"
           aria-label="Email address to share with"
           value={email}
-          onChange={(e) => setEmail(e.target.value)}
+          onChange={(e) => {
+            setEmail(e.target.value);
+            setEmailError(null);
+          }}
           data-testid="share-email"
-          autoFocus
+          aria-invalid={!!emailError}
+          aria-describedby={emailError ? 'share-email-error' : undefined}
         />
         <select className="select" aria-label="Role for the new person" value={newRole} onChange={(e) => setNewRole(e.target.value as GrantRole)} data-testid="share-role">
           <option value="viewer">Viewer</option>
@@ -76,6 +113,11 @@ export function ShareDialog({ docId, open, onClose }: { docId: string; open: boo
           Share
         </button>
       </form>
+      {emailError && (
+        <p id="share-email-error" className="field-error" role="alert" data-testid="share-email-error">
+          {emailError}
+        </p>
+      )}
       {error && (
         <div className="banner banner-error" role="alert" style={{ marginBottom: 12 }}>
           {error}

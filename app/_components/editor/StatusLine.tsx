@@ -14,9 +14,15 @@ export function transferText(t: TransferProgress): string {
   return `${t.direction === 'up' ? 'Saving' : 'Receiving'} ${size}… ${pct}%`;
 }
 
-export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number): { key: string; text: string } {
+export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number, loading = false): { key: string; text: string } {
   if (closed) return { key: 'closed', text: 'Disconnected' };
   if (!s.online) return { key: 'offline', text: s.unsynced ? 'Offline · unsynced changes kept on this device' : 'Offline' };
+  // Never synced on this device: nothing is shown or editable until the server's copy arrives.
+  if (loading) {
+    if (s.state !== 'reconnecting') return { key: 'loading', text: 'Loading…' };
+    const secs = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
+    return { key: 'unreachable', text: secs > 0 ? `Can’t reach the server · retrying in ${secs} s` : 'Can’t reach the server · retrying…' };
+  }
   // The server is up but cannot store anything (its database is unreachable): say so plainly.
   if (s.savingPaused) return { key: 'paused', text: 'Saving paused: the server cannot reach its database. Your changes are kept on this device and will be saved when it is back.' };
   // On the SSE fallback (WebSockets blocked on this network) say so: it works, but costs more.
@@ -30,7 +36,7 @@ export function statusText(s: CollabStatus, closed: boolean, retryAt: number | n
   return { key: 'connecting', text: 'Connecting…' };
 }
 
-export function StatusLine({ status, closed, retryAt, transfer }: { status: CollabStatus; closed: boolean; retryAt: number | null; transfer?: TransferProgress | null }) {
+export function StatusLine({ status, closed, retryAt, transfer, loading = false }: { status: CollabStatus; closed: boolean; retryAt: number | null; transfer?: TransferProgress | null; loading?: boolean }) {
   const [now, setNow] = useState(() => Date.now());
   // Tick only while a countdown is shown.
   useEffect(() => {
@@ -39,7 +45,7 @@ export function StatusLine({ status, closed, retryAt, transfer }: { status: Coll
     const t = setInterval(() => setNow(Date.now()), 500);
     return () => clearInterval(t);
   }, [retryAt]);
-  const { key, text } = statusText(status, closed, retryAt, now);
+  const { key, text } = statusText(status, closed, retryAt, now, loading);
   return (
     <span className="status" data-status={key} data-transport={status.transport ?? ''} data-testid="conn-status" role="status" aria-live="polite">
       <span className="dot" aria-hidden="true" />

@@ -16,6 +16,7 @@ import type { TransferProgress } from '@/lib/chunk-transport';
 import type { TokenResponse } from '@/lib/api-schemas';
 import { api, ApiError } from '../api';
 import { purgeDocLocal } from '../local-data';
+import { onSignOut, SIGNED_OUT_REASON } from '../session-channel';
 import { traceProviderIfConfigured } from '@/observability/browser';
 import { pageReporter } from '@/observability/client-reports';
 
@@ -35,7 +36,16 @@ export interface CollabView {
   transfer: TransferProgress | null;
   /** The last write the server refused, with its reason (permission-denied). */
   denied: string | null;
+  /**
+   * This device holds the server's copy (synced now or at some earlier visit, kept in IndexedDB).
+   * Until then the document is read-only: edits typed into an empty never-synced copy would be
+   * merged above the real content later.
+   */
+  hasServerCopy: boolean;
 }
+
+/** Key in the document's own y-indexeddb meta store: it goes when its offline copy is purged. */
+const SYNCED_ONCE = 'synced-once';
 
 const unsyncedKey = (docId: string) => `tandem:unsynced:${docId}`;
 
@@ -68,6 +78,7 @@ export function useCollab(docId: string, userId: string | null): CollabView {
   const [retryAt, setRetryAt] = useState<number | null>(null);
   const [transfer, setTransfer] = useState<TransferProgress | null>(null);
   const [denied, setDenied] = useState<string | null>(null);
+  const [hasServerCopy, setHasServerCopy] = useState(false);
   const clientRef = useRef<CollabClient | null>(null);
 
   useEffect(() => {
@@ -78,13 +89,20 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     const doc = new Y.Doc();
     // One IndexedDB database per (user, document): another account on this browser never sees it.
     const idb = new IndexeddbPersistence(`tandem:${userId}:${docId}`, doc);
-    void idb.whenSynced.then(() => !cancelled && setLocalLoaded(true));
+    void idb.whenSynced.then(async () => {
+      if (cancelled) return;
+      setLocalLoaded(true);
+      // A local copy from before this flag existed has content: it came from the server.
+      const flagged = await idb.get(SYNCED_ONCE).catch(() => undefined);
+      if (!cancelled && (flagged || doc.store.clients.size > 0)) setHasServerCopy(true);
+    });
     setYdoc(doc);
     setClosed(null);
     setRole(null);
     setDenied(null);
     setTransfer(null);
     setLocalLoaded(false);
+    setHasServerCopy(false);
     const hadUnsynced = readUnsynced(docId);
     setStatus({ ...initialStatus, unsynced: hadUnsynced, online: navigator.onLine });
 
@@ -154,6 +172,8 @@ export function useCollab(docId: string, userId: string | null): CollabView {
       });
       c.on('synced', (s) => {
         if (s && !cancelled) {
+          setHasServerCopy(true);
+          void idb.set(SYNCED_ONCE, 1).catch((err: unknown) => console.warn('could not record the first sync', err));
           writeUnsynced(docId, false);
           setStatus((st) => ({ ...st, unsynced: false }));
         }
@@ -211,10 +231,20 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     };
     window.addEventListener('offline', onOffline);
     window.addEventListener('online', onOnline);
+    // Signed out in another tab: stop at once, and let go of the offline copy it is deleting.
+    const stopOnSignOut = onSignOut(userId, () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      fail({ code: CloseCode.UNAUTHORIZED, reason: SIGNED_OUT_REASON, permanent: true });
+      cancelled = true;
+      clientRef.current?.destroy();
+      void idb.destroy();
+    });
     void start();
 
     return () => {
       cancelled = true;
+      stopOnSignOut();
       if (timer) clearTimeout(timer);
       window.removeEventListener('offline', onOffline);
       window.removeEventListener('online', onOnline);
@@ -227,5 +257,5 @@ export function useCollab(docId: string, userId: string | null): CollabView {
     };
   }, [docId, userId]);
 
-  return { ydoc, client, role, status, closed, localLoaded, retryAt, transfer, denied };
+  return { ydoc, client, role, status, closed, localLoaded, retryAt, transfer, denied, hasServerCopy };
 }
