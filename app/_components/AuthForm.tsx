@@ -21,7 +21,7 @@ export function AuthForm({ mode, setupNeeded = false }: { mode: Mode; setupNeede
   // Only same-site paths, so `?next=` cannot send a user to another origin (`/\evil` included).
   const next = safeNextPath(params.get('next'));
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ message: string; field?: string } | null>(null);
+  const [error, setError] = useState<{ message: string; field?: string; code?: string } | null>(null);
   const [sentTo, setSentTo] = useState<string | null>(null);
 
   async function onSubmit(e: FormEvent<HTMLFormElement>) {
@@ -54,7 +54,7 @@ export function AuthForm({ mode, setupNeeded = false }: { mode: Mode; setupNeede
       router.refresh();
     } catch (err) {
       setBusy(false);
-      if (err instanceof ApiError) setError({ message: err.message, field: err.field });
+      if (err instanceof ApiError) setError({ message: sentence(err.message), field: err.field, code: err.code });
       else setError({ message: 'Something went wrong. Please try again.' });
     }
   }
@@ -63,6 +63,15 @@ export function AuthForm({ mode, setupNeeded = false }: { mode: Mode; setupNeede
     error?.field === name ? (
       <span className="field-error" id={`${name}-error`} role="alert">
         {error.message}
+        {/* The address has an account already: the next step is signing in, with what they typed. */}
+        {name === 'email' && error.code === 'conflict' && mode !== 'signin' && (
+          <>
+            {' '}
+            <Link href={`/signin${next !== '/' ? `?next=${encodeURIComponent(next)}` : ''}`} data-testid="signin-instead">
+              Sign in instead?
+            </Link>
+          </>
+        )}
       </span>
     ) : null;
 
@@ -157,4 +166,12 @@ export function AuthForm({ mode, setupNeeded = false }: { mode: Mode; setupNeede
       </div>
     </main>
   );
+}
+
+/** The API's messages are lower-case fragments ("an account with this email already exists"): show them as sentences. */
+function sentence(message: string): string {
+  const m = message.trim();
+  if (!m) return 'Something went wrong. Please try again.';
+  const s = `${m[0]!.toUpperCase()}${m.slice(1)}`;
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

@@ -12,6 +12,8 @@ export function DocList({ me }: { me: Me }) {
   const router = useRouter();
   const [docs, setDocs] = useState<DocSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The session ended (expired, or signed out elsewhere): say so with the way back in.
+  const [expired, setExpired] = useState(false);
   const [q, setQ] = useState('');
   const [tab, setTab] = useState<Tab>('all');
   const [creating, setCreating] = useState(false);
@@ -28,6 +30,7 @@ export function DocList({ me }: { me: Me }) {
       setError(null);
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
+      if (err instanceof ApiError && err.status === 401) return setExpired(true);
       setError(err instanceof ApiError ? err.message : 'Could not load your documents.');
     }
   }, []);
@@ -49,6 +52,7 @@ export function DocList({ me }: { me: Me }) {
       router.push(`/d/${doc.id}`);
     } catch (err) {
       setCreating(false);
+      if (err instanceof ApiError && err.status === 401) return setExpired(true);
       setError(err instanceof ApiError ? err.message : 'Could not create a document.');
     }
   }
@@ -112,10 +116,21 @@ export function DocList({ me }: { me: Me }) {
           data-testid="doc-search"
         />
       </div>
-      {error && (
-        <div className="banner banner-error" role="alert" style={{ marginBottom: 14 }}>
-          {error}
+      {expired ? (
+        <div className="banner banner-error" role="alert" style={{ marginBottom: 14 }} data-testid="list-expired">
+          <div>
+            <strong>Your session has expired.</strong> Sign in again to see your documents.
+          </div>
+          <Link className="btn btn-sm" href="/signin">
+            Sign in
+          </Link>
         </div>
+      ) : (
+        error && (
+          <div className="banner banner-error" role="alert" style={{ marginBottom: 14 }}>
+            {error}
+          </div>
+        )
       )}
       <div className="card">
         {docs === null && !error ? (

@@ -1,5 +1,5 @@
 import type { Metadata } from 'next';
-import Link from 'next/link';
+import { notFound } from 'next/navigation';
 import { effectiveRole } from '@/lib/acl';
 import { isDocId } from '@/lib/ids';
 import { getApp } from '@/app/_server/context';
@@ -21,19 +21,8 @@ export default async function DocPage({ params }: Props) {
   const me = await requireUser(`/d/${id}`);
   const loaded = isDocId(id) ? await getApp().docs.load(id) : undefined;
   const role = loaded ? effectiveRole({ userId: me.id, isAdmin: me.isAdmin }, loaded.acl) : null;
-  if (!loaded || !role) {
-    return (
-      <main className="page">
-        <div className="card empty" role="alert" data-testid="doc-unavailable">
-          <h2>This document is not available</h2>
-          <p>It may have been deleted, or you do not have access. Ask its owner to share it with you.</p>
-          <Link className="btn" href="/">
-            Back to documents
-          </Link>
-        </div>
-      </main>
-    );
-  }
+  // A real 404 (not a 200 page saying so), rendered by ./not-found.tsx with the top bar.
+  if (!loaded || !role) notFound();
   const r = loaded.row;
   const doc: DocSummary = {
     id: r.id,
