@@ -1,0 +1,265 @@
+/**
+ * The first hour of a new user (issue 16), in real Chromium: honest loading while collab-server is
+ * unreachable, sign-out ending every tab's editor, links (Ctrl+K, bubble, https:// added, Ctrl+click),
+ * pasted tables, dialogs focusing their first field, and the toolbar on a phone.
+ * One app + collab-server for the file, built into its own directory.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { editorText, newUser, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
+
+let stack: Stack;
+const users: User[] = [];
+
+async function user(name: string, viewport?: { width: number; height: number }): Promise<User> {
+  const u = await signUpViaApi(await newUser(stack, name, viewport));
+  users.push(u);
+  return u;
+}
+
+async function newDoc(u: User, title: string): Promise<string> {
+  const r = await u.context.request.post('/api/docs', { data: { title } });
+  return ((await r.json()) as { doc: { id: string } }).doc.id;
+}
+
+/** Open a document and wait until it is bound and connected. */
+async function openDoc(u: User, id: string, page = u.page) {
+  await page.goto(`/d/${id}`);
+  await page.locator('.tiptap').waitFor({ state: 'visible', timeout: 20_000 });
+  await waitFor(async () => (await page.getByTestId('conn-status').getAttribute('data-status')) === 'connected', { timeout: 20_000, what: `${u.name} connected` });
+}
+
+async function typeAtEnd(u: User, text: string) {
+  await u.page.locator('.tiptap').click();
+  await u.page.keyboard.press('Control+End');
+  await u.page.keyboard.type(text);
+}
+
+function expectCleanConsole(...us: User[]) {
+  const problems = us.flatMap((u) => u.console.problems.splice(0));
+  expect(problems, problems.join('\n')).toEqual([]);
+}
+
+beforeAll(async () => {
+  stack = await startStack({ distDir: '.next-e2e-firsthour' });
+}, 400_000);
+
+afterAll(async () => {
+  for (const u of users) await u.context.close().catch(() => undefined);
+  await stack?.stop();
+}, 60_000);
+
+describe('the first hour of a new user', () => {
+  test('a document never synced on this device is read-only and says the server is unreachable; it loads once the server is back', async () => {
+    const owner = await user('Olive');
+    const guest = await user('Gus');
+    const id = await newDoc(owner, 'Never synced');
+    await owner.context.request.put(`/api/docs/${id}/access/grants/${encodeURIComponent(guest.email)}`, { data: { role: 'editor' } });
+    await openDoc(owner, id);
+    await typeAtEnd(owner, 'The real content');
+    await waitFor(async () => (await owner.page.getByTestId('conn-status').textContent())?.trim() === 'Connected', { what: 'owner saved' });
+
+    const restart = await stack.stopCollab();
+    const refused = /WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/;
+    const allows = [guest.console.allow(refused), owner.console.allow(refused)];
+    try {
+      await guest.page.goto(`/d/${id}`);
+      await guest.page.getByTestId('banner-unreachable').waitFor({ timeout: 20_000 });
+      expect(await guest.page.getByTestId('banner-unreachable').textContent()).toMatch(/Can’t reach the server/);
+      expect(await guest.page.getByTestId('conn-status').getAttribute('data-status')).toBe('unreachable');
+      // Nothing to type into: what they wrote would be merged above the real content later.
+      const editable = await guest.page.locator('.tiptap').getAttribute('contenteditable').catch(() => null);
+      expect(editable === null || editable === 'false').toBe(true);
+      expect(await guest.page.getByText('Start writing…').count()).toBe(0);
+      expect(await guest.page.getByTestId('word-count').textContent()).toBe('');
+
+      // The owner's copy is on this device: it keeps working offline as before.
+      await owner.page.reload();
+      await owner.page.locator('.tiptap').waitFor();
+      await waitFor(async () => (await owner.page.locator('.tiptap').getAttribute('contenteditable')) === 'true', { what: 'owner editable offline' });
+      expect(await editorText(owner.page)).toContain('The real content');
+    } finally {
+      await restart();
+    }
+    await waitFor(async () => (await guest.page.locator('.tiptap').getAttribute('contenteditable')) === 'true', { timeout: 20_000, what: 'guest editable after sync' });
+    expect(await editorText(guest.page)).toContain('The real content');
+    expect(await guest.page.getByTestId('banner-unreachable').count()).toBe(0);
+    allows.forEach((a) => a());
+    expectCleanConsole(owner, guest);
+  });
+
+  test('signing out in one tab ends the editor in another tab within 2 s', async () => {
+    const u = await user('Tess');
+    const id = await newDoc(u, 'Two tabs');
+    const editorTab = await u.context.newPage();
+    await openDoc(u, id, editorTab);
+    await u.page.goto('/');
+    await u.page.getByTestId('docs-empty').or(u.page.getByTestId('doc-row').first()).waitFor();
+    // Timed in the browser (one clock for both tabs), from the click to the banner.
+    await editorTab.evaluate(() => {
+      new MutationObserver((_m, obs) => {
+        if (document.querySelector('[data-testid="banner-4401"]')) {
+          (window as unknown as { bannerAt: number }).bannerAt = Date.now();
+          obs.disconnect();
+        }
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    await u.page.evaluate(() => {
+      const b = Array.from(document.querySelectorAll('button')).find((x) => x.textContent?.trim() === 'Sign out')!;
+      // localStorage: the page navigates to /signin right after.
+      b.addEventListener('click', () => localStorage.setItem('e2e:clickAt', String(Date.now())), { capture: true });
+    });
+    await u.page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await editorTab.getByTestId('banner-4401').waitFor({ timeout: 5000 });
+    const clickAt = Number(await editorTab.evaluate(() => localStorage.getItem('e2e:clickAt')));
+    const bannerAt = await editorTab.evaluate(() => (window as unknown as { bannerAt: number }).bannerAt);
+    expect(clickAt).toBeGreaterThan(0);
+    expect(bannerAt - clickAt).toBeLessThan(2000);
+    expect(await editorTab.getByTestId('banner-4401').textContent()).toMatch(/You signed out/);
+    expect(await editorTab.locator('.tiptap').count()).toBe(0);
+    await u.page.waitForURL(/\/signin/);
+    await editorTab.close();
+  });
+});
+
+describe('links, tables, dialogs, phone', () => {
+  let writer: User;
+  let reader: User;
+  let id: string;
+
+  beforeAll(async () => {
+    writer = await user('Wren');
+    reader = await user('Reid');
+    id = await newDoc(writer, 'Links and tables');
+    await writer.context.request.put(`/api/docs/${id}/access/grants/${encodeURIComponent(reader.email)}`, { data: { role: 'editor' } });
+  });
+
+  test('Ctrl+K adds a link with https:// added, typing after it is plain text, the bubble edits and removes, Ctrl+click opens', async () => {
+    const { page } = writer;
+    await openDoc(writer, id);
+    await typeAtEnd(writer, 'Read ');
+    await page.keyboard.press('Control+k');
+    const url = page.getByTestId('link-url');
+    await url.waitFor();
+    // The dialog starts at its first field, not at ✕.
+    expect(await url.evaluate((el) => el === document.activeElement)).toBe(true);
+    // The app's own inline error, not a browser bubble.
+    await url.fill('not a link');
+    await page.getByTestId('link-save').click();
+    await page.getByRole('alert').filter({ hasText: 'Enter a web address' }).waitFor();
+    await url.fill('example.org/page');
+    await page.getByTestId('link-text').fill('the page');
+    await page.getByTestId('link-save').click();
+    await page.keyboard.type(' today');
+    const link = page.locator('.tiptap a');
+    await waitFor(async () => (await link.count()) === 1 && (await link.getAttribute('href')) === 'https://example.org/page', { what: 'link stored with https://' });
+    expect(await link.textContent()).toBe('the page');
+    expect(await editorText(page)).toContain('Read the page today');
+    await waitFor(async () => (await reader.context.request.get(`/api/docs/${id}`)).ok(), { what: 'doc readable' });
+
+    // Ctrl+click opens the link in a new tab.
+    await writer.context.route('https://example.org/**', (r) => r.fulfill({ status: 200, contentType: 'text/html', body: '<title>Example</title>' }));
+    const opened = writer.context.waitForEvent('page');
+    await link.click({ modifiers: ['Control'] });
+    const tab = await opened;
+    await waitFor(() => tab.url().startsWith('https://example.org/page'), { what: 'new tab at the link' });
+    await tab.close();
+
+    // The bubble over the link (caret moved into it): edit, then remove.
+    await page.locator('.tiptap p').first().click({ position: { x: 2, y: 2 } });
+    await link.click();
+    await page.getByTestId('link-bubble').waitFor({ state: 'visible' });
+    expect(await page.getByTestId('link-bubble-open').getAttribute('href')).toBe('https://example.org/page');
+    await page.getByTestId('link-bubble-edit').click();
+    await url.fill('example.com');
+    await page.getByTestId('link-save').click();
+    await waitFor(async () => (await link.getAttribute('href')) === 'https://example.com', { what: 'link edited' });
+    await link.click();
+    await page.getByTestId('link-bubble-remove').click();
+    await waitFor(async () => (await link.count()) === 0, { what: 'link removed' });
+    expect(await editorText(page)).toContain('Read the page today');
+    expectCleanConsole(writer);
+  });
+
+  test('a pasted table stays a table, in the other browser too, with a small table menu', async () => {
+    const { page } = writer;
+    await openDoc(writer, id);
+    await openDoc(reader, id);
+    await page.locator('.tiptap').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    // Paste HTML as a browser would from a spreadsheet or another document.
+    await page.locator('.tiptap').evaluate((el) => {
+      const data = new DataTransfer();
+      data.setData('text/html', '<table><tr><th>Name</th><th>Role</th></tr><tr><td>Ann</td><td>Owner</td></tr><tr><td>Ben</td><td>Editor</td></tr></table>');
+      data.setData('text/plain', 'Name\tRole\nAnn\tOwner\nBen\tEditor');
+      el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    });
+    // Cell texts, without the caret labels a collaborator's caret adds inside a cell.
+    const cells = (p: typeof page) =>
+      p.locator('.tiptap table').evaluateAll((ts) =>
+        ts.map((t) => {
+          const c = t.cloneNode(true) as HTMLElement;
+          c.querySelectorAll('.collaboration-carets__caret').forEach((x) => x.remove());
+          return Array.from(c.querySelectorAll('tr')).map((r) => Array.from(r.children).map((cell) => cell.textContent));
+        }),
+      );
+    const want = [[['Name', 'Role'], ['Ann', 'Owner'], ['Ben', 'Editor']]];
+    await waitFor(async () => JSON.stringify(await cells(page)) === JSON.stringify(want), { what: 'table pasted' });
+    await waitFor(async () => JSON.stringify(await cells(reader.page)) === JSON.stringify(want), { what: 'table in the other browser' });
+    // The table menu: add a row.
+    await page.locator('.tiptap td').filter({ hasText: 'Ben' }).click();
+    await page.getByTestId('table-menu').waitFor({ state: 'visible' });
+    await page.getByTestId('table-add-row').click();
+    await waitFor(async () => (await reader.page.locator('.tiptap table tr').count()) === 4, { what: 'row added, seen by the other browser' });
+    expectCleanConsole(writer, reader);
+  });
+
+  test('the share dialog focuses its email field, shows its own error for a malformed email, copies the link, and invites an unknown email', async () => {
+    const { page } = writer;
+    await openDoc(writer, id);
+    await page.getByTestId('share-button').click();
+    const email = page.getByTestId('share-email');
+    await email.waitFor();
+    await waitFor(() => email.evaluate((el) => el === document.activeElement), { what: 'email field focused' });
+    await email.fill('not-an-email');
+    await page.getByTestId('share-add').click();
+    expect(await page.getByTestId('share-email-error').textContent()).toMatch(/Enter an email address/);
+    expect(await email.evaluate((el: HTMLInputElement) => el.validationMessage)).toBe(''); // no browser bubble
+    // Copy link puts the document's address on the clipboard.
+    await writer.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
+    await page.getByTestId('share-copy-link').click();
+    await waitFor(async () => (await page.getByTestId('share-copy-link').textContent()) === 'Link copied', { what: 'copied' });
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`${stack.baseUrl}/d/${id}`);
+    // An address without an account is invited, and gets access once it signs up.
+    const later = await newUser(stack, 'Lena');
+    await email.fill(later.email);
+    await page.getByTestId('share-add').click();
+    await page.locator(`[data-testid="share-invitation"][data-email="${later.email}"]`).waitFor();
+    const lena = await signUpViaApi(later);
+    users.push(lena);
+    await openDoc(lena, id);
+    expect(await lena.page.locator('.tiptap').getAttribute('contenteditable')).toBe('true');
+    await page.keyboard.press('Escape');
+  });
+
+  test('on a 390×844 phone every toolbar action is reachable without scrolling sideways', async () => {
+    const phone = await newUser(stack, 'Phoebe', { width: 390, height: 844 });
+    await phone.context.request.post('/api/auth/login', { data: { email: writer.email, password: writer.password } });
+    const p = { ...writer, page: phone.page, context: phone.context, console: phone.console };
+    users.push({ ...p });
+    await openDoc(p, id, phone.page);
+    const check = await phone.page.getByTestId('format-bar').evaluate((bar) => ({
+      scrolls: bar.scrollWidth > bar.clientWidth + 1,
+      page: document.documentElement.scrollWidth > window.innerWidth + 1,
+      outside: Array.from(bar.querySelectorAll('button'))
+        .filter((b) => {
+          const r = b.getBoundingClientRect();
+          return r.left < 0 || r.right > window.innerWidth;
+        })
+        .map((b) => b.getAttribute('aria-label')),
+      count: bar.querySelectorAll('button').length,
+    }));
+    expect(check).toEqual({ scrolls: false, page: false, outside: [], count: expect.any(Number) });
+    expect(check.count).toBeGreaterThanOrEqual(17);
+  });
+});
