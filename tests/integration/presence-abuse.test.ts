@@ -3,6 +3,7 @@
 // /healthz keeps answering; malformed cursors and colours are dropped, well-formed ones relayed.
 import { afterAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { CloseCode } from '../../lib/close-codes';
@@ -76,7 +77,15 @@ describe('an awareness flood of foreign client ids', () => {
       frames.push(awarenessFrame(entries));
       expect(frames[f]!.byteLength).toBeLessThan(1024 * 1024);
     }
+    // The same polling for a second without a flood: what this machine's scheduling costs alone.
+    let baseline = 0;
+    for (const until = Date.now() + 1000; Date.now() < until; ) {
+      baseline = Math.max(baseline, await healthz(srv.port));
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const linesBefore = srv.logs.lines.length;
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     let slowest = 0;
     let polls = 0;
     let polling = true;
@@ -99,16 +108,22 @@ describe('an awareness flood of foreign client ids', () => {
     await waitFor(() => Date.now() > until && polls > 5, { what: 'polling after the flood' });
     polling = false;
     await poller;
+    loop.disable();
+    const stalled = loop.max / 1e6;
 
     expect(closed.code).toBe(CloseCode.POLICY_VIOLATION);
     expect(closed.reason).toMatch(/abusive presence/);
     const flood = srv.logs.lines.slice(linesBefore);
     const dropped = flood.filter((l) => l.msg === 'presence entries dropped');
-    console.log(`flood: ${flood.length} log lines (${dropped.length} about dropped presence), ${polls} /healthz polls, slowest ${slowest.toFixed(1)} ms`);
+    console.log(`flood: ${flood.length} log lines (${dropped.length} about dropped presence), ${polls} /healthz polls, slowest ${slowest.toFixed(1)} ms (${baseline.toFixed(1)} ms without a flood), event loop blocked at most ${stalled.toFixed(1)} ms`);
     // Unfixed: one warn line per refused entry, ~90,000 per frame.
     expect(dropped.length).toBeLessThanOrEqual(3);
     expect(flood.length).toBeLessThanOrEqual(10);
-    expect(slowest).toBeLessThan(100);
+    // The server's event loop never stalls for 100 ms (unfixed: about a second per frame), and
+    // /healthz answers within 100 ms — unless this machine is so loaded that it does not even
+    // without a flood (load average far above its cores), then within twice that.
+    expect(stalled).toBeLessThan(100);
+    expect(slowest).toBeLessThan(baseline > 50 ? 2 * baseline : 100);
     // The owner's presence is still hers.
     const o = await rawConnect(srv.url, docId, { token: await fx.token(owner, docId) });
     await o.synced();
