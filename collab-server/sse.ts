@@ -205,8 +205,10 @@ export function createSseTransport(o: SseTransportOptions) {
       s.deliver(messages[i]!);
     }
     // The client closed its side (provider destroyed, tab closed): end now, not after SSE_RESUME_MS.
-    if (url.searchParams.get('close') === '1') s.close(CloseCode.NORMAL, 'client closed');
-    fail(res, s.readyState === 1 ? 200 : 410, { next: s.nextInbound });
+    const closing = url.searchParams.get('close') === '1';
+    if (closing) s.close(CloseCode.NORMAL, 'client closed');
+    // 410: the session ended while this POST was handled (its close event says why).
+    fail(res, s.readyState === 1 || closing ? 200 : 410, { next: s.nextInbound });
   }
 
   return {

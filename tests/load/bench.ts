@@ -29,7 +29,7 @@ const opt = (name: string, def: string) => {
 const quick = flag('quick');
 const ALL_SERVERS: ServerKind[] = ['tandem', 'tandem-notel', 'hocuspocus', 'y-websocket', 'relay', 'tandem-cluster'];
 const servers = opt('servers', ALL_SERVERS.join(',')).split(',') as ServerKind[];
-const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold').split(','));
+const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold,sse').split(','));
 const sizes = {
   reps: Number(opt('reps', quick ? '1' : '3')),
   idleSockets: Number(opt('idle-sockets', quick ? '500' : '5000')),
@@ -48,6 +48,10 @@ const sizes = {
   bigSockets: Number(opt('big-sockets', quick ? '1000' : '10000')),
   coldUpdates: Number(opt('cold-updates', quick ? '10000' : '100000')),
   warmupMs: quick ? 400 : 1000,
+  /** sse: fan-out to this many readers per transport (WebSocket, then SSE), one writer at sseRate/s (issue 15). */
+  sseReaders: Number(opt('sse-readers', quick ? '20' : '100')),
+  sseRate: Number(opt('sse-rate', '50')),
+  sseMs: Number(opt('sse-seconds', quick ? '1.5' : '10')) * 1000,
   /** tandem-cluster: collab-server instances on PostgreSQL + Redis. */
   clusterInstances: Number(opt('cluster-instances', '3')),
 };
@@ -186,6 +190,7 @@ function allDocIds(): string[] {
   }
   for (let i = 0; i < sizes.mdDocs; i++) ids.push(`md-${i}`);
   for (let i = 0; i < Math.ceil(sizes.bigSockets / 10); i++) ids.push(`big-${i}`);
+  ids.push('sse-ws', 'sse-sse');
   return ids;
 }
 
@@ -340,6 +345,7 @@ mkdirSync(join(ROOT, 'tests/load/results'), { recursive: true });
 const sink = await startSpanSink();
 sinkHolder.url = sink.url;
 const extra: Record<string, unknown> = {};
+let sseText = '';
 try {
   log(`work dir ${work}; ${quick ? 'QUICK' : 'full'} run; servers ${servers.join(', ')}; nofile ${NOFILE}; span exporter: ${exporter}`);
   for (const n of telemetryNotes) log(`note: ${n}`);
@@ -406,6 +412,21 @@ try {
       for (const c of r.cold ?? []) log(`  ${r.label} ${c.doc}: first sync ${c.firstSyncMs.toFixed(1)} ms, ${c.chars} chars${c.ok ? '' : ' (WRONG)'}`);
     }
   }
+
+  // SSE + POST next to WebSocket (issue 15): the same fan-out, readers on each transport, in a fresh process.
+  if (scenarios.has('sse') && servers.includes('tandem')) {
+    const { runSseFanout, sseFanoutText } = await import('./sse-fanout');
+    log(`tandem sse: 1 writer at ${sizes.sseRate}/s to ${sizes.sseReaders} WebSocket readers, then ${sizes.sseReaders} SSE readers`);
+    const { value } = await withServer('tandem', seed, work, 'sse', (s) =>
+      runSseFanout({ url: s.target.url, serverPid: s.target.pid, readers: sizes.sseReaders, rate: sizes.sseRate, durationMs: sizes.sseMs, warmupMs: sizes.warmupMs, token: (i, d) => seed.token(i, d), docs: { websocket: 'sse-ws', sse: 'sse-sse' } }),
+    ).catch((err: Error) => {
+      log(`  sse: FAILED ${err.message}`);
+      return { value: [] };
+    });
+    extra.sseFanout = value;
+    if (value.length) sseText = sseFanoutText(value);
+    for (const l of sseText.trim().split('\n')) log(`  ${l}`);
+  }
 } finally {
   await pgSeed?.cleanup().catch((err: Error) => log(`dropping the bench schema failed: ${err.message}`));
   sink.close();
@@ -419,6 +440,7 @@ const { report, summary } = await import('./report');
 extra.spanExporter = exporter === 'noop' ? 'OTLP exporter replaced by a no-op (tests/load/noop-otlp.cjs)' : 'OTLP/HTTP JSON to a local discarding endpoint';
 const out = report(records, { servers, sizes, quick, telemetryNotes, extra });
 process.stdout.write(out.text);
+process.stdout.write(sseText);
 const machine = { cpus: cpus().length, model: cpus()[0]?.model, memGb: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, kernel: execFileSync('uname', ['-r']).toString().trim() };
 writeFileSync(outFile, JSON.stringify({ at: new Date().toISOString(), command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`, machine, sizes, quick, telemetryNotes, extra, summary: summary(records, servers), targets: out.targets, scaleOut: out.scaleOut, records }, null, 2));
 log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; JSON written to ${outFile}`);
