@@ -8,7 +8,7 @@
  */
 import { Extension } from '@tiptap/core';
 import { Plugin, PluginKey, TextSelection, type EditorState, type Transaction } from '@tiptap/pm/state';
-import { Fragment, type Node as PMNode, type Slice } from '@tiptap/pm/model';
+import { Fragment, Slice, type Node as PMNode } from '@tiptap/pm/model';
 import { canJoin } from '@tiptap/pm/transform';
 import type { EditorView } from '@tiptap/pm/view';
 import { absolutePositionToRelativePosition, relativePositionToAbsolutePosition, ySyncPluginKey, yUndoPluginKey } from '@tiptap/y-tiptap';
@@ -79,6 +79,21 @@ export const LargePaste = Extension.create<LargePasteOptions>({
           editable: (state) => !key.getState(state),
           // Long documents render only what is near the viewport (globals.css, .tandem-long).
           attributes: (state): Record<string, string> => (state.doc.childCount > LONG_DOC_BLOCKS ? { class: 'tandem-long' } : {}),
+          handleDOMEvents: {
+            // Large plain text is split into paragraphs here, before ProseMirror would build (and
+            // parse back) a DOM of every line in the paste's own task.
+            paste(view, event) {
+              const data = event.clipboardData;
+              if (!data || !view.editable || key.getState(view.state) || data.types.includes('text/html') || data.files.length) return false;
+              const text = data.getData('text/plain');
+              if (text.length < options.minSize) return false;
+              const plan = planBatches(view.state, textSlice(view.state, text));
+              if (!plan) return false;
+              event.preventDefault();
+              void insertInBatches(view, plan, options).catch((err) => console.error('large paste failed', err));
+              return true;
+            },
+          },
           handlePaste(view, _event, slice) {
             if (key.getState(view.state) || slice.size < options.minSize) return false;
             const plan = planBatches(view.state, slice);
@@ -109,6 +124,14 @@ function planBatches(state: EditorState, slice: Slice): Plan | null {
   slice.content.forEach((n) => nodes.push(n));
   if (!state.doc.type.validContent(Fragment.from([$from.parent, ...nodes]))) return null;
   return { slice, nodes };
+}
+
+/** Plain text as ProseMirror pastes it: one paragraph per line (runs of line breaks count as one), open at both ends. */
+function textSlice(state: EditorState, text: string): Slice {
+  const { schema } = state;
+  const marks = state.selection.$from.marks();
+  const paragraphs = text.split(/(?:\r\n?|\n)+/).map((line) => schema.nodes.paragraph!.create(null, line ? schema.text(line, marks) : null));
+  return new Slice(Fragment.from(paragraphs), 1, 1);
 }
 
 async function insertInBatches(view: EditorView, plan: Plan, options: LargePasteOptions): Promise<void> {
