@@ -44,6 +44,10 @@ export interface SseTransportOptions {
   /** The user id of the session's connection once authorized ('' before). */
   userOf(socket: SseSocket): string;
   stopping(): boolean;
+  /** The client's address for per-IP limits and logs (behind a trusted proxy: X-Forwarded-For); default the TCP peer. */
+  clientAddress?(req: IncomingMessage): string;
+  /** Load shedding: a refusal for a NEW session (resumes and POSTs of open ones always pass), or null. */
+  admit?(): { status: number; reason: string; retryAfterSec?: number } | null;
 }
 
 /** Parse `<prefix>/sse/<docId>`; null when the path is not an SSE route. */
@@ -84,6 +88,14 @@ export function createSseTransport(o: SseTransportOptions) {
 
   function openStream(req: IncomingMessage, res: ServerResponse, url: URL, docId: string): void {
     const token = url.searchParams.get('token') ?? bearer(req.headers.authorization);
+    const sid = url.searchParams.get('sid');
+    const ip = o.clientAddress?.(req) ?? req.socket.remoteAddress ?? '';
+    // Shedding load turns away new sessions only, as it does new sockets; open ones keep working.
+    const refusal = sid ? null : o.admit?.();
+    if (refusal) {
+      res.writeHead(refusal.status, { 'content-type': 'application/json', ...(refusal.retryAfterSec ? { 'retry-after': String(refusal.retryAfterSec) } : {}) }).end(JSON.stringify({ error: refusal.reason }));
+      return;
+    }
     const lastEventId = Number(req.headers['last-event-id'] ?? url.searchParams.get('lastEventId') ?? NaN);
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -93,8 +105,7 @@ export function createSseTransport(o: SseTransportOptions) {
     });
     res.flushHeaders();
     req.socket.setNoDelay(true);
-    const sid = url.searchParams.get('sid');
-    if (!sid) return startSession(res, url, docId, token, req.socket.remoteAddress ?? '');
+    if (!sid) return startSession(res, url, docId, token, ip);
     // Resume: the same user and document (a token for them), events after Last-Event-ID. A session
     // that is gone, or events no longer in its replay buffer, end this stream with 1001: the client
     // opens a new session and the sync handshake (both sides' step 1) resyncs both, as a socket's
