@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { CollabConfigSchema } from '../../lib/config';
 import type { DocSpec, LoadSpec, ScenarioResult, ScenarioSpec } from './scenarios';
 import { createSeed, seedColdDocs, type Seed } from './seed';
+import { seedLargeDoc } from './large';
 import { createPgSeed, type PgSeed } from './seed-pg';
 import { ROOT, startCluster, startServer, type RunningServer, type ServerKind } from './servers';
 
@@ -29,7 +30,7 @@ const opt = (name: string, def: string) => {
 const quick = flag('quick');
 const ALL_SERVERS: ServerKind[] = ['tandem', 'tandem-notel', 'hocuspocus', 'y-websocket', 'relay', 'tandem-cluster'];
 const servers = opt('servers', ALL_SERVERS.join(',')).split(',') as ServerKind[];
-const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold,sse').split(','));
+const scenarios = new Set(opt('scenarios', 'idle,fanout,throughput,manydocs,big,cold,large,sse').split(','));
 const sizes = {
   reps: Number(opt('reps', quick ? '1' : '3')),
   idleSockets: Number(opt('idle-sockets', quick ? '500' : '5000')),
@@ -47,6 +48,10 @@ const sizes = {
   mdMs: Number(opt('md-seconds', quick ? '2' : '15')) * 1000,
   bigSockets: Number(opt('big-sockets', quick ? '1000' : '10000')),
   coldUpdates: Number(opt('cold-updates', quick ? '10000' : '100000')),
+  /** large: a paste of this many MB to this many chunk-capable readers, and the cold load of a stored document of largeColdMb. */
+  largePasteMb: Number(opt('large-paste-mb', quick ? '1' : '5')),
+  largeReaders: Number(opt('large-readers', quick ? '10' : '50')),
+  largeColdMb: Number(opt('large-cold-mb', quick ? '5' : '50')),
   warmupMs: quick ? 400 : 1000,
   /** sse: fan-out to this many readers per transport (WebSocket, then SSE), one writer at sseRate/s (issue 15). */
   sseReaders: Number(opt('sse-readers', quick ? '20' : '100')),
@@ -191,6 +196,7 @@ function allDocIds(): string[] {
   for (let i = 0; i < sizes.mdDocs; i++) ids.push(`md-${i}`);
   for (let i = 0; i < Math.ceil(sizes.bigSockets / 10); i++) ids.push(`big-${i}`);
   ids.push('sse-ws', 'sse-sse');
+  ids.push('large-0');
   return ids;
 }
 
@@ -410,6 +416,37 @@ try {
       if (r.cold) r.cold = r.cold.filter((c) => c.doc !== 'idle-0');
       records.push({ ...r, rep: 0, reruns: 0 });
       for (const c of r.cold ?? []) log(`  ${r.label} ${c.doc}: first sync ${c.firstSyncMs.toFixed(1)} ms, ${c.chars} chars${c.ok ? '' : ' (WRONG)'}`);
+    }
+  }
+
+  // Large messages (Tandem only: the peers have no chunk extension; see large.ts): a paste to
+  // chunk-capable readers, then the cold load of a large stored document, in a fresh process.
+  if (scenarios.has('large') && servers.includes('tandem')) {
+    for (let attempt = 0; attempt <= MAX_RERUNS; attempt++) {
+      const dir = seed.dataDir(`data-large-a${attempt}`);
+      const stored = seedLargeDoc(dir, 'large-cold', sizes.largeColdMb * 2 ** 20);
+      const [doc] = await docSpecs(seed, 'tandem', 'large', 1, sizes.largeReaders + 1);
+      const spec: ScenarioSpec = { kind: 'large', label: 'large', docs: [doc!], pasteBytes: sizes.largePasteMb * 2 ** 20, cold: { id: 'large-cold', tokens: [], freshToken: await seed.token(0, 'large-cold'), expectChars: stored.chars, bytes: stored.bytes } };
+      log(`tandem large${attempt ? ` (rerun ${attempt}: machine was busy)` : ''}: ${sizes.largePasteMb} MB paste to ${sizes.largeReaders} readers, cold load of ${(stored.bytes / 2 ** 20).toFixed(1)} MB`);
+      const { value, serverOutput } = await withServer('tandem', seed, work, `large-a${attempt}`, (s) => runLoadgen(s.target, [spec], work, `large-a${attempt}`), dir);
+      const r = value[0];
+      if (!r) break;
+      const share = r.cpu ? r.cpu.otherSec / r.cpu.wallSec : 0;
+      if (share > BUSY_SHARE && attempt < MAX_RERUNS) {
+        log(`  large: other processes used ${(share * 100).toFixed(0)}% of a core: rerunning`);
+        continue;
+      }
+      records.push({ ...r, rep: 0, reruns: attempt, busy: share > BUSY_SHARE, serverErrors: serverErrors(serverOutput) });
+      const l = r.large;
+      const fatal = (r as Rec).fatal;
+      if (fatal || !l) log(`  large: FAILED ${(fatal ?? 'no figures').split('\n')[0]}`);
+      else
+        log(
+          `  large: ${(l.updateBytes / 2 ** 20).toFixed(1)} MB update reached ${l.readers} readers in p50 ${l.reachMs.p50.toFixed(0)} / max ${l.reachMs.max.toFixed(0)} ms (upload ${l.uploadMs.toFixed(0)} ms), ` +
+            `server RSS ${(l.serverRssBaseKb / 1024).toFixed(0)} → peak ${(l.serverRssPeakKb / 1024).toFixed(0)} MB, cold ${l.cold ? `${(l.cold.bytes / 2 ** 20).toFixed(1)} MB in ${l.cold.firstSyncMs.toFixed(0)} ms${l.cold.ok ? '' : ' (WRONG)'}` : 'n/a'}` +
+            `${share > BUSY_SHARE ? ', BUSY' : ''}${r.errors.length ? `, ${r.errors.length} errors: ${r.errors[0]}` : ''}`,
+        );
+      break;
     }
   }
 

@@ -121,6 +121,19 @@ export function report(records: Rec[], ctx: { servers: string[]; sizes: Record<s
     for (const c of cold) lines.push(`  ${c.shape}: ${fmt(c.ms)} ms (runs ${c.runs.map(fmt).join(', ')}; ${c.chars} chars${c.ok ? '' : ', WRONG'})`);
     lines.push('');
   }
+  const large = records.filter((r) => r.label === 'large' && r.large);
+  if (large.length) {
+    // Tandem only (large.ts): the peers have no chunk extension, so they are n/a here.
+    lines.push('Large messages (Tandem single instance, CHUNK extension; peers n/a: no chunked path):');
+    for (const r of large) {
+      const l = r.large!;
+      const mb = (kb: number) => fmt(kb / 1024);
+      lines.push(`  ${fmt(l.pasteBytes / 2 ** 20)} MB paste (${fmt(l.updateBytes / 2 ** 20)} MB update) to ${l.readers} readers: reached p50 ${fmt(l.reachMs.p50)} ms, last ${fmt(l.reachMs.max)} ms (upload ${fmt(l.uploadMs)} ms); ${l.intact}/${l.readers} intact; fresh client synced ${l.freshParagraphs} paragraphs`);
+      lines.push(`  server RSS during it: ${mb(l.serverRssBaseKb)} MB before, peak ${mb(l.serverRssPeakKb)} MB (+${mb(l.serverRssPeakKb - l.serverRssBaseKb)} MB); server CPU ${fmt(l.serverCpuSec * 1000)} ms${(r as { busy?: boolean }).busy ? ' (BUSY machine)' : ''}`);
+      if (l.cold) lines.push(`  cold load of a ${fmt(l.cold.bytes / 2 ** 20)} MB document (socket open → whole sync step 2): ${fmt(l.cold.firstSyncMs)} ms (${l.cold.paragraphs} paragraphs${l.cold.ok ? '' : ', WRONG'})`);
+    }
+    lines.push('');
+  }
   lines.push('Targets (ratios from this run):');
   for (const t of targets) lines.push(`  [${t.holds === null ? ' ? ' : t.holds ? 'met' : 'MISSED'}] ${t.name}: ${t.value}`);
   const problems = records.filter((r) => r.fatal || r.errors.length || !r.converged.replicasOk || r.converged.missingDeliveries);

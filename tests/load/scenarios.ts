@@ -6,6 +6,7 @@ import * as Y from 'yjs';
 import type { ClusterCosts, ClusterProbe, ClusterProbeSpec, ProbeMark } from './cluster-probe';
 import { cpuDelta, memoryKb, memoryKbSum, snapCpu } from './procstat';
 import { DocRun, Meter, SimClient, sameState, type ServerTarget } from './sim-client';
+import { runLarge, type LargeFigures, type LargeSpec } from './large';
 
 export interface DocSpec {
   id: string;
@@ -26,7 +27,8 @@ export type ScenarioSpec =
   | { kind: 'fanout'; label: string; docs: DocSpec[]; rate: number; warmupMs: number; durationMs: number }
   | { kind: 'manydocs'; label: string; docs: DocSpec[]; charsPerSec: number; warmupMs: number; durationMs: number }
   | { kind: 'throughput'; label: string; docs: DocSpec[]; inflight: number; warmupMs: number; durationMs: number }
-  | { kind: 'coldsync'; label: string; docs: DocSpec[] };
+  | { kind: 'coldsync'; label: string; docs: DocSpec[] }
+  | LargeSpec;
 
 export interface LoadSpec {
   target: ServerTarget & { pid: number };
@@ -72,6 +74,8 @@ export interface ScenarioResult {
   converged: { replicasChecked: number; replicasOk: boolean; missingDeliveries: number; freshSync: string };
   errors: string[];
   cluster?: ClusterResult;
+  /** The large-paste scenario's figures (large.ts). */
+  large?: LargeFigures;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -426,6 +430,8 @@ export async function runScenario(s: ScenarioSpec, spec: LoadSpec): Promise<Scen
       return runIdle(s, spec);
     case 'coldsync':
       return runCold(s, spec);
+    case 'large':
+      return runLarge(s, spec, baseResult(s, spec));
     default:
       return runTraffic(s, spec);
   }
