@@ -213,7 +213,8 @@ export function createInboundThrottle(deps: InboundThrottleDeps) {
     metrics.throttled.inc({ reason: s.reason, action: 'closed' });
     metrics.rateLimited.inc({ limit: s.reason });
     log.warn({ conn: conn.id, doc: conn.docId, user: conn.userId, reason: s.reason, slowedMs: Math.round(now - s.slowSince) }, 'inbound throttled: still over its budget, closing 4429');
-    conn.close(CloseCode.RATE_LIMITED, `too many ${s.reason.endsWith('bytes') ? 'bytes' : 'messages'} (${s.reason}): slow down and reconnect later`);
+    // The retry hint is read by Tandem's client (lib/backoff.ts retryHintMs).
+    conn.close(CloseCode.RATE_LIMITED, `too many ${s.reason.endsWith('bytes') ? 'bytes' : 'messages'} (${s.reason}): slow down; retry after 10s`);
     drop(conn, s);
     return false;
   }

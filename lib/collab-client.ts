@@ -18,6 +18,8 @@ import { ObservableV2 } from 'lib0/observable';
 import { CloseCode } from './close-codes';
 import { MessageType, encode } from './protocol';
 import { ChunkTransport, type TransferProgress } from './chunk-transport';
+import { ConnectionKeeper } from './connection-keeper';
+import type { BackoffOptions } from './backoff';
 import type { Role } from './acl';
 import { createAutoWebSocket, type TransportKind } from './sse-client';
 
@@ -83,6 +85,10 @@ export interface CollabClientOptions {
   transport?: 'auto' | TransportKind;
   /** 'auto': first WebSocket probe while on SSE after this long (default 10 s; doubles per failed probe, up to 5 min). */
   retryWebSocketMs?: number;
+  /** The server's KEEPALIVE_MS: a silent foreground connection is given up within this long (default 30 s). */
+  keepaliveMs?: number;
+  /** Reconnect back-off (full jitter), and how long a 1012 restart's return is spread (lib/backoff.ts). */
+  backoff?: Partial<BackoffOptions>;
   /** Let the caller hook outgoing frames (tracing wraps the socket). */
   onSocket?: (ws: WebSocket) => void;
 }
@@ -100,6 +106,8 @@ export class CollabClient extends ObservableV2<Events> {
   private lastStatus: CollabStatus;
   /** The CHUNK extension on the current socket (large messages go as small frames, with progress). */
   private transport: ChunkTransport | null = null;
+  /** Reconnects (jitter, hints), liveness, background tabs (connection-keeper.ts). */
+  readonly keeper: ConnectionKeeper;
 
   /** Fetch the first token and connect. */
   static async connect(opts: CollabClientOptions): Promise<CollabClient> {
@@ -135,6 +143,11 @@ export class CollabClient extends ObservableV2<Events> {
     provider.messageHandlers[MessageType.ROLE] = (_enc, dec) => {
       const r = decoding.readVarString(dec);
       this.role = r === 'owner' || r === 'editor' || r === 'viewer' ? r : null;
+      // The server answered EXT_HELLO: extension messages (BACKGROUND) may be sent to it.
+      if (!this.keeper.extOk) {
+        this.keeper.extOk = true;
+        if (this.keeper.hidden) provider.ws?.send(encode.background(true));
+      }
       this.emit('role', [this.role]);
     };
     provider.messageHandlers[MessageType.TOKEN_RESULT] = (_enc, dec) => {
@@ -204,6 +217,12 @@ export class CollabClient extends ObservableV2<Events> {
     });
     opts.doc.on('update', this.onLocalUpdate);
     this.scheduleRenewal();
+    // Last, so its "reconnecting in N ms" (the real, jittered delay) follows the status set above.
+    this.keeper = new ConnectionKeeper(provider, {
+      keepaliveMs: opts.keepaliveMs,
+      backoff: opts.backoff,
+      onRetry: (ms) => this.setStatus({ state: 'reconnecting', retryInMs: ms, ...(this.lastStatus.savingPaused ? { savingPaused: true } : {}) }),
+    });
   }
 
   private onLocalUpdate = (_u: Uint8Array, origin: unknown) => {
@@ -257,11 +276,9 @@ export class CollabClient extends ObservableV2<Events> {
       return;
     }
     if (code === CloseCode.RATE_LIMITED) {
-      // Over a rate limit: back off for a while, then resume (local edits wait in the Y.Doc).
-      this.setStatus({ state: 'reconnecting', retryInMs: 5000 });
-      setTimeout(() => {
-        if (!this.destroyed) this.provider.connect();
-      }, 5000);
+      // Over a rate limit: back off (the server's retry hint, else at least 5 s, jittered), then
+      // resume; local edits wait in the Y.Doc.
+      this.keeper.schedule(Math.max(5000, this.keeper.nextDelay(code, reason)), code);
       return;
     }
     this.closedInfo = { code, reason, permanent: true };
@@ -273,6 +290,7 @@ export class CollabClient extends ObservableV2<Events> {
     this.destroyed = true;
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.opts.doc.off('update', this.onLocalUpdate);
+    this.keeper.stop();
     this.provider.destroy();
     super.destroy();
   }

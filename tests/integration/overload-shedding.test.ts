@@ -72,7 +72,7 @@ describe('load shedding', () => {
     const [r, refused] = await Promise.all([
       waitFor(async () => {
         const x = await readyz();
-        return x.status === 503 && x;
+        return x.status === 503 ? x : null;
       }, { timeout: 30_000, interval: 50, what: '/readyz 503 while overloaded' }),
       waitFor(async () => {
         try {
