@@ -112,7 +112,7 @@ export function createSseTransport(o: SseTransportOptions) {
     // reconnect does. Nothing is lost: the CRDT state on each side is what is exchanged.
     const existing = sessions.get(sid);
     const refuse = (why: string) => {
-      o.metrics.errors.inc({ where: 'sse-resume' });
+      o.metrics.sse.inc({ event: 'resume-refused' });
       o.log.info({ sid, doc: docId, lastEventId, why }, 'sse resume refused: client resyncs on a new session');
       if (!res.destroyed) res.end(`event: close\ndata: ${JSON.stringify({ code: CloseCode.GOING_AWAY, reason: `cannot resume: ${why}; reconnect to resync` })}\n\n`);
     };
@@ -131,6 +131,7 @@ export function createSseTransport(o: SseTransportOptions) {
       s.close(CloseCode.GOING_AWAY, 'resync');
       return 'events no longer in the replay buffer';
     }
+    o.metrics.sse.inc({ event: 'resumed' });
     return null;
   }
 
@@ -155,6 +156,7 @@ export function createSseTransport(o: SseTransportOptions) {
     const sid = randomBytes(16).toString('base64url');
     const s = new SseSocket(sid, docId, token, { replayBytes: o.replayBytes, resumeMs: o.resumeMs });
     sessions.set(sid, s);
+    o.metrics.sse.inc({ event: 'opened' });
     s.once('close', () => sessions.delete(sid));
     s.control('session', { sid, resumed: false }, res);
     s.attach(res, 0);
@@ -196,7 +198,10 @@ export function createSseTransport(o: SseTransportOptions) {
     } catch {
       return fail(res, 400, { error: 'malformed batch' });
     }
-    if (first > s.nextInbound) return fail(res, 409, { error: 'gap in message ids', next: s.nextInbound });
+    if (first > s.nextInbound) {
+      o.metrics.sse.inc({ event: 'gap' });
+      return fail(res, 409, { error: 'gap in message ids', next: s.nextInbound });
+    }
     for (let i = 0; i < messages.length; i++) {
       // Paused by inbound throttling: hold the rest of the batch (and the response) until it resumes.
       await s.readable();
@@ -205,6 +210,7 @@ export function createSseTransport(o: SseTransportOptions) {
       const id = first + i;
       if (id < s.nextInbound) {
         s.duplicates++;
+        o.metrics.sse.inc({ event: 'duplicate' });
         continue;
       }
       if (id > s.nextInbound) break;
@@ -213,6 +219,7 @@ export function createSseTransport(o: SseTransportOptions) {
         s.close(CloseCode.MESSAGE_TOO_LARGE, `message too big: over ${o.maxMessageBytes} bytes (MAX_MESSAGE_BYTES)`);
         break;
       }
+      o.metrics.sse.inc({ event: 'applied' });
       s.deliver(messages[i]!);
     }
     // The client closed its side (provider destroyed, tab closed): end now, not after SSE_RESUME_MS.

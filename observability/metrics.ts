@@ -122,6 +122,8 @@ export function createCollabMetrics(opts: { defaultMetrics?: boolean } = {}) {
     throttled: new Counter({ name: 'tandem_inbound_throttled_total', help: 'Inbound throttling steps by reason (messages, bytes, user-*, anomaly-*, awareness) and action (slowed, recovered, closed, dropped)', labelNames: ['reason', 'action'] as const, registers: [registry] }),
     shedding: new Gauge({ name: 'tandem_load_shedding', help: '1 while new sockets are refused because the event loop lags or memory is near its budget', labelNames: ['reason'] as const, registers: [registry] }),
     shedRefused: new Counter({ name: 'tandem_load_shed_refused_total', help: 'New sockets refused while shedding load', registers: [registry] }),
+    // Issue 15: the SSE + POST fallback (its connections count in tandem_open_sockets like sockets).
+    sse: new Counter({ name: 'tandem_sse_events_total', help: 'SSE transport: sessions opened, resumed, resume-refused; POSTed messages applied, duplicate (a retried POST), gap (409)', labelNames: ['event'] as const, registers: [registry] }),
     storeAppend: new Histogram({ name: 'tandem_store_append_seconds', help: 'Update-log append (one group commit)', buckets: fastBuckets, registers: [registry] }),
     storeAppendBatch: new Histogram({ name: 'tandem_store_append_batch_updates', help: 'Updates per group commit', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
     compaction: new Histogram({ name: 'tandem_compaction_seconds', help: 'Folding a document log into a snapshot', buckets: fastBuckets, registers: [registry] }),

@@ -88,6 +88,8 @@ describe('SSE + POST transport', () => {
     const r2 = await c.post([frame], first);
     expect([r1.status, r2.status]).toEqual([200, 200]);
     expect(r2.next).toBe(first + 1);
+    const sseEvents = async (event: string) => (await srv.metrics.sse.get()).values.filter((v) => v.labels.event === event).reduce((n, v) => n + v.value, 0);
+    expect(await sseEvents('duplicate')).toBeGreaterThanOrEqual(1);
     await waitFor(() => storedUpdateCount(fx, docId) > before, { what: 'the update is stored' });
     expect(storedUpdateCount(fx, docId)).toBe(before + 1);
     expect(await updatesIn()).toBe(countedBefore + 1);
