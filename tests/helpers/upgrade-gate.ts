@@ -13,6 +13,8 @@ export interface UpgradeGate {
   wsUrl: string;
   target: number;
   blockUpgrades: boolean;
+  /** Let upgrades through but cut each socket this long after it opened (a proxy that kills long-lived connections); 0 = never. */
+  cutUpgradedAfterMs: number;
   /** Upgrade requests seen, and how many were refused. */
   upgrades: number;
   refused: number;
@@ -22,7 +24,7 @@ export interface UpgradeGate {
 /** Start the proxy on a free loopback port. */
 export async function startUpgradeGate(target = 0): Promise<UpgradeGate> {
   const sockets = new Set<net.Socket>();
-  const gate = { target, blockUpgrades: false, upgrades: 0, refused: 0 } as UpgradeGate;
+  const gate = { target, blockUpgrades: false, cutUpgradedAfterMs: 0, upgrades: 0, refused: 0 } as UpgradeGate;
   const server = http.createServer((req, res) => {
     const up = http.request({ host: '127.0.0.1', port: gate.target, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
@@ -55,6 +57,7 @@ export async function startUpgradeGate(target = 0): Promise<UpgradeGate> {
       if (head.length) up.write(head);
       up.pipe(socket);
       socket.pipe(up);
+      if (gate.cutUpgradedAfterMs) setTimeout(() => up.destroy(), gate.cutUpgradedAfterMs).unref();
     });
     sockets.add(up);
     up.on('close', () => {

@@ -10,6 +10,7 @@ import { encode } from '../../lib/protocol';
 import { createFixture, provider, sameState, startServer, synced, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { counterValue, storedDoc, storedUpdateCount } from '../helpers/raw-client';
 import { RawSse } from '../helpers/raw-sse';
+import { startUpgradeGate } from '../helpers/upgrade-gate';
 import { afterAll, beforeAll } from 'vitest';
 import type { WebsocketProvider } from 'y-websocket';
 
@@ -183,6 +184,34 @@ describe('SSE + POST transport', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     // Its session is gone: a POST now gets 404 (the client would open a new session, refused 4403).
     expect((await c.post([encode.update(new Uint8Array([0, 0]))])).status).toBe(404);
+  });
+
+  it('sockets that open but keep dying within seconds (a proxy cutting them): auto mode settles on SSE and keeps editing', async () => {
+    const a = fx.user();
+    const docId = fx.doc(a);
+    const gate = await startUpgradeGate(srv.port);
+    gate.cutUpgradedAfterMs = 300;
+    try {
+      const doc = new Y.Doc();
+      const c = await CollabClient.connect({
+        docId, doc, disableBc: true, WebSocketPolyfill: WebSocket, transport: 'auto', retryWebSocketMs: 60_000,
+        getToken: async () => ({ token: await fx.token(a, docId), url: gate.wsUrl, expiresAt: Date.now() + 300_000 }),
+      });
+      clients.push(c);
+      await waitFor(() => c.provider.synced && c.status.transport === 'sse', { timeout: 15_000, what: 'settled on SSE' });
+      expect(gate.upgrades).toBeGreaterThanOrEqual(2);
+      doc.getText('t').insert(0, 'still editing');
+      await waitFor(() => text(storedDoc(fx, docId)) === 'still editing', { what: 'stored over SSE' });
+      // The SSE connection is not cut: no status change for three times the sockets' 300 ms lifetime.
+      const changes: string[] = [];
+      c.on('status', (st) => changes.push(`${st.state}/${st.transport}`));
+      const settled = Date.now();
+      await waitFor(() => changes.length > 0 || Date.now() - settled > 900, { what: 'a quiet period or a status change' });
+      expect(changes).toEqual([]);
+      expect(c.status.transport).toBe('sse');
+    } finally {
+      await gate.close();
+    }
   });
 
   it('WebSocket upgrades refused: CollabClient in auto mode falls back to SSE, then returns to WebSocket when they work again', async () => {
