@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import type { WebsocketProvider } from 'y-websocket';
+import { CollabClient } from '../../lib/collab-client';
 import { encode } from '../../lib/protocol';
 import { useCluster } from '../helpers/cluster';
 import { provider, sameState, synced, waitFor } from '../helpers/fixture';
@@ -64,6 +65,24 @@ describe('SSE transport on the scale-out cluster, through nginx', () => {
     const stray = new RawSse(other.httpUrl, docId, s.token);
     stray.sid = s.sid;
     expect((await stray.post([encode.update(new Uint8Array([0, 0]))])).status).toBe(404);
+  });
+
+  it("the app's client over SSE through nginx (/collab/sse/<doc>) and a stock WebSocket client converge", async () => {
+    const a = await c.user();
+    const docId = await c.doc(a);
+    const doc = new Y.Doc();
+    const cl = await CollabClient.connect({ docId, doc, disableBc: true, transport: 'sse', getToken: async () => ({ token: await c.token(a, docId), url: c.nginxUrl!, expiresAt: Date.now() + 300_000 }) });
+    open.push({ close: () => cl.destroy() });
+    const ws = provider(c.nginxUrl!, docId, await c.token(a, docId));
+    providers.push(ws);
+    await synced(ws);
+    await waitFor(() => cl.provider.synced, { what: 'the SSE client synced through nginx' });
+    expect(cl.status.transport).toBe('sse');
+    for (let i = 0; i < 10; i++) {
+      doc.getText('t').insert(0, 's');
+      ws.doc.getText('t').insert(0, 'w');
+    }
+    await waitFor(() => sameState(doc, ws.doc) && text(doc).length === 20, { timeout: 15_000, what: 'converged through nginx' });
   });
 
   it('a retried POST applies, counts and audits once; a resumed stream misses nothing', async () => {
