@@ -5,6 +5,7 @@
  *
  * Ownership (who writes what; the other side only reads, never writes):
  * - the app: users, sessions, email_verifications, app_settings, docs, grants, invitations,
+ *   doc_images (images pasted or dropped into a document; they go with the docs row),
  *   acl_changes (the access-change feed), audit (collab-server
  *   also appends `write.refused` rows through its AuditSink);
  * - collab-server: doc_updates (the update log), doc_snapshots, doc_heads (per-document log head and
@@ -96,6 +97,19 @@ CREATE TABLE IF NOT EXISTS invitations (
   PRIMARY KEY (doc_id, email)
 );
 CREATE INDEX IF NOT EXISTS invitations_email ON invitations(email);
+-- Images pasted or dropped into a document, served to whoever may read it. Content-addressed per
+-- document (sha256), so pasting one image twice stores it once.
+CREATE TABLE IF NOT EXISTS doc_images (
+  id TEXT PRIMARY KEY,
+  doc_id TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+  sha256 TEXT NOT NULL,
+  mime TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  created_by TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (doc_id, sha256)
+);
 -- Every access change appends here; collab-server tails it (by seq) to re-check open connections.
 -- deleted = 1: the document was deleted (collab-server closes its sockets and purges its content).
 CREATE TABLE IF NOT EXISTS acl_changes (
@@ -272,6 +286,17 @@ CREATE TABLE IF NOT EXISTS ${s}.invitations (
   PRIMARY KEY (doc_id, email)
 );
 CREATE INDEX IF NOT EXISTS invitations_email ON ${s}.invitations (lower(email));
+CREATE TABLE IF NOT EXISTS ${s}.doc_images (
+  id TEXT PRIMARY KEY,
+  doc_id TEXT NOT NULL REFERENCES ${s}.docs(id) ON DELETE CASCADE,
+  sha256 TEXT NOT NULL,
+  mime TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  data BYTEA NOT NULL,
+  created_by TEXT,
+  created_at BIGINT NOT NULL,
+  UNIQUE (doc_id, sha256)
+);
 CREATE TABLE IF NOT EXISTS ${s}.acl_changes (
   seq BIGSERIAL PRIMARY KEY,
   doc_id TEXT NOT NULL,

@@ -118,6 +118,8 @@ export const AppConfigSchema = z.object({
   VERSION_KEYFRAME_EVERY: int(20, 1, 1000),
   /** How long a restore done in the editor may take to reach the store before POST …/restore gives up (409). */
   VERSION_RESTORE_WAIT_MS: int(5000, 0, 60_000),
+  /** Largest image a user may paste or drop into a document (bytes); larger ones are refused with a message. */
+  IMAGE_MAX_BYTES: int(5 * 1024 * 1024, 1024, 50 * 1024 * 1024),
 });
 
 export type AppConfig = z.infer<typeof AppConfigSchema>;

@@ -12,6 +12,7 @@ import { createPgAuditStore, createSqliteAuditStore, type AuditStore } from './a
 import { createPgAccessStore, createSqliteAccessStore, type AccessStore } from './access';
 import { createPgSettingsStore, createSqliteSettingsStore, type SettingsStore } from './settings';
 import { createPgVerificationStore, createSqliteVerificationStore, type VerificationStore } from './verifications';
+import { createPgImageStore, createSqliteImageStore, type ImageStore } from './images';
 
 export interface Stores {
   users: UserStore;
@@ -21,6 +22,7 @@ export interface Stores {
   access: AccessStore;
   settings: SettingsStore;
   verifications: VerificationStore;
+  images: ImageStore;
 }
 
 export interface StoreOptions {
@@ -38,6 +40,7 @@ export function createSqliteStores(db: Db, opts: StoreOptions): Stores {
     access: createSqliteAccessStore(db),
     settings: createSqliteSettingsStore(db),
     verifications: createSqliteVerificationStore(db),
+    images: createSqliteImageStore(db),
   };
 }
 
@@ -51,10 +54,11 @@ export function createPgStores(pg: PgDb, opts: StoreOptions): Stores {
     access: createPgAccessStore(pg),
     settings: createPgSettingsStore(pg),
     verifications: createPgVerificationStore(pg),
+    images: createPgImageStore(pg),
   };
 }
 
-export type { UserStore, SessionStore, DocStore, AuditStore, AccessStore, SettingsStore, VerificationStore };
+export type { UserStore, SessionStore, DocStore, AuditStore, AccessStore, SettingsStore, VerificationStore, ImageStore };
 export type { UserRow } from './users';
 export type { DocRow, LoadedDoc } from './docs';
 export type { AccessTarget } from './access';
