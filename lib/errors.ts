@@ -18,6 +18,9 @@ export const errorTable = {
 
 export type ErrorCode = keyof typeof errorTable;
 
+/** Marks a TandemError across copies of this module (a Next.js build may bundle it more than once). */
+const BRAND = Symbol.for('tandem.TandemError');
+
 export class TandemError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -27,6 +30,14 @@ export class TandemError extends Error {
   ) {
     super(message);
     this.name = 'TandemError';
+    (this as unknown as Record<symbol, boolean>)[BRAND] = true;
+  }
+  /**
+   * `instanceof` by brand: a store's error thrown from one bundled copy of this class must still be
+   * answered with its status by a route using another copy (it was a 500: sign-up with a taken email).
+   */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true;
   }
   get status(): number {
     return errorTable[this.code].status;
