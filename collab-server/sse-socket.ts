@@ -37,7 +37,10 @@ const ABNORMAL = 1006;
 
 interface SentEvent {
   id: number;
-  text: string;
+  /** Base64 of the frame: for a broadcast, one string shared by every session's buffer (see `base64`). */
+  data: string;
+  /** Bytes on the wire (`id:` + `data:` lines). */
+  size: number;
   cb?: (err?: Error) => void;
 }
 
@@ -46,6 +49,11 @@ export interface SseSocketOptions {
   replayBytes: number;
   /** A session with no stream attached for this long ends (its connection closes 1006). */
   resumeMs: number;
+  /**
+   * Base64 of a frame. The transport memoizes it per frame object: a broadcast is one buffer for
+   * every connection, so it is encoded once and every session's replay buffer holds the same string.
+   */
+  base64?: (frame: Uint8Array) => string;
 }
 
 export class SseSocket extends EventEmitter {
@@ -125,26 +133,27 @@ export class SseSocket extends EventEmitter {
       return;
     }
     const id = ++this.seq;
-    const e: SentEvent = { id, text: `id: ${id}\ndata: ${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}\n\n`, cb };
+    const b64 = this.opts.base64?.(data) ?? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
+    const e: SentEvent = { id, data: b64, size: b64.length + 16, cb };
     this.replay.push(e);
-    this.replayBytesNow += e.text.length;
+    this.replayBytesNow += e.size;
     while (this.replayBytesNow > this.opts.replayBytes && this.replay.length > 1) {
       const old = this.replay.shift()!;
-      this.replayBytesNow -= old.text.length;
+      this.replayBytesNow -= old.size;
       // An event dropped before any stream took it fails like a write on a closed socket.
-      if (old.id > this.lastWrittenId) this.pendingBytes -= old.text.length;
+      if (old.id > this.lastWrittenId) this.pendingBytes -= old.size;
       if (old.cb && old.id > this.lastWrittenId) old.cb(new Error('dropped from the replay buffer'));
       old.cb = undefined;
     }
     if (this.res) this.write(e);
-    else this.pendingBytes += e.text.length;
+    else this.pendingBytes += e.size;
   }
 
   private write(e: SentEvent): void {
     const cb = e.cb;
     e.cb = undefined;
     this.lastWrittenId = e.id;
-    this.res!.write(e.text, cb ? (err) => cb(err ?? undefined) : undefined);
+    this.res!.write(`id: ${e.id}\ndata: ${e.data}\n\n`, cb ? (err) => cb(err ?? undefined) : undefined);
   }
 
   /** Inbound throttling paused us: the next POST waits (unanswered, so its sender waits too). */
@@ -228,7 +237,7 @@ export class SseSocket extends EventEmitter {
     this.res = null;
     this.pingPending = false;
     // Everything after the last written event now waits for a resume.
-    this.pendingBytes = this.replay.filter((e) => e.id > this.lastWrittenId).reduce((n, e) => n + e.text.length, 0);
+    this.pendingBytes = this.replay.filter((e) => e.id > this.lastWrittenId).reduce((n, e) => n + e.size, 0);
     this.graceTimer = setTimeout(() => this.terminate(), this.opts.resumeMs);
     this.graceTimer.unref();
   }

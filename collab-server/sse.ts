@@ -68,6 +68,13 @@ const bearer = (h: string | undefined) => /^Bearer\s+(\S+)$/i.exec(h ?? '')?.[1]
 /** Build the SSE transport; `handle(req, res)` returns false for requests that are not its routes. */
 export function createSseTransport(o: SseTransportOptions) {
   const sessions = new Map<string, SseSocket>();
+  // One base64 string per broadcast frame, shared by every session that sends or keeps it.
+  const encoded = new WeakMap<Uint8Array, string>();
+  const base64 = (frame: Uint8Array): string => {
+    let s = encoded.get(frame);
+    if (s === undefined) encoded.set(frame, (s = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('base64')));
+    return s;
+  };
 
   function cors(req: IncomingMessage, res: ServerResponse): boolean {
     const origin = req.headers.origin;
@@ -154,7 +161,7 @@ export function createSseTransport(o: SseTransportOptions) {
   function startSession(res: ServerResponse, url: URL, docId: string, token: string | null, ip: string): void {
     if (res.destroyed) return;
     const sid = randomBytes(16).toString('base64url');
-    const s = new SseSocket(sid, docId, token, { replayBytes: o.replayBytes, resumeMs: o.resumeMs });
+    const s = new SseSocket(sid, docId, token, { replayBytes: o.replayBytes, resumeMs: o.resumeMs, base64 });
     sessions.set(sid, s);
     o.metrics.sse.inc({ event: 'opened' });
     s.once('close', () => sessions.delete(sid));
