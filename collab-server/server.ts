@@ -31,7 +31,7 @@ import { CHUNK_OVERHEAD_BYTES, MessageType } from '../lib/protocol';
 import { resolveClientAddress } from '../lib/client-address';
 import { createInboundThrottle, DEFAULT_INBOUND_LIMITS, type InboundLimits } from './inbound-throttle';
 import { createLoadShedder, DEFAULT_SHEDDING, type SheddingOptions } from './shedding';
-import type { TransportSocket } from './sse-socket';
+import { SseSocket, type TransportSocket } from './sse-socket';
 import { createSseTransport } from './sse';
 
 export interface CollabServerOptions {
@@ -355,7 +355,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
       connections.delete(conn);
       metrics.openSockets.dec();
       metrics.connectionsClosed.inc({ code: closeCodeName(conn.closeCode ?? code) });
-      inConnContext(() => log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
+      inConnContext(() => log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, transport: ws instanceof SseSocket ? 'sse' : 'websocket', code, codeName: closeCodeName(code), reason: reason.toString() }, 'connection closed'));
       conn.dispose();
       throttle.release(conn);
       if (conn.countedDoc) releaseUserDoc(conn.userId, conn.docId);
@@ -396,7 +396,7 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         preauthTimer = null;
         if (conn.authorized) {
           span?.setAttributes({ [Attr.AUTHZ_DECISION]: 'allow', [Attr.ROLE]: conn.role ?? '', [Attr.USER_ID]: conn.userId, [Attr.CONNECTION_ID]: conn.id });
-          log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, role: conn.role }, 'connection opened');
+          log.info({ conn: conn.id, cid, doc: docId, user: conn.userId, role: conn.role, transport: ws instanceof SseSocket ? 'sse' : 'websocket' }, 'connection opened');
         }
         span?.end();
         span = undefined;
