@@ -197,6 +197,13 @@ export function createCollabServer(o: CollabServerOptions): CollabServer {
         open: (socket, docId, token, ip, cid) => onConnection(socket, docId, token, ip, undefined, cid),
         userOf: (socket) => [...connections].find((c) => c.ws === socket)?.userId ?? '',
         stopping: () => stopping,
+        // The same client address and load shedding as an upgrade (new sessions only).
+        clientAddress: (req) => resolveClientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxy),
+        admit: () => {
+          if (!shedder.reason) return null;
+          metrics.shedRefused.inc();
+          return { status: 503, reason: `overloaded (${shedder.reason}): retry later`, retryAfterSec: shedder.retryAfterSec };
+        },
       })
     : null;
 

@@ -176,7 +176,7 @@ export class ConnectionKeeper {
     this.probe = null;
     // The user disconnected, or a permanent code (the 'closed' handler decides): not ours to retry.
     if (this.stopped || !p.shouldConnect || (ev && isPermanentClose(ev.code))) return;
-    const ms = reconnectDelayMs(this.attempt, ev?.code, ev?.reason, this.backoff, this.o.random);
+    const ms = reconnectDelayMs(this.attempt++, ev?.code, ev?.reason, this.backoff, this.o.random);
     // The provider schedules its own setupWS right after this event; without shouldConnect it is a no-op.
     p.shouldConnect = false;
     this.schedule(ms, ev?.code);
@@ -194,7 +194,7 @@ export class ConnectionKeeper {
 
   /** Delay for the next attempt after a close with this code/reason (and count the attempt). */
   nextDelay(code: number | undefined, reason: string | undefined): number {
-    return reconnectDelayMs(this.attempt, code, reason, this.backoff, this.o.random);
+    return reconnectDelayMs(this.attempt++, code, reason, this.backoff, this.o.random);
   }
 
   stop(): void {

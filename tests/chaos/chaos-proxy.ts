@@ -35,6 +35,8 @@ export interface ChaosProxy {
   cut(): void;
   restore(): void;
   setLatency(latencyMs: number, jitterMs?: number): void;
+  /** Stop the periodic resets and stalls (and release a stall in progress). */
+  calm(): void;
   readonly stats: { connections: number; resets: number; stalls: number; bytes: number };
   close(): Promise<void>;
 }
@@ -148,6 +150,10 @@ export async function startChaosProxy(o: ChaosOptions): Promise<ChaosProxy> {
     setLatency(l, j = jitter) {
       latency = l;
       jitter = j;
+    },
+    calm() {
+      for (const t of timers) clearInterval(t);
+      api.unstall();
     },
     stats,
     close() {
