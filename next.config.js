@@ -23,6 +23,11 @@ const nextConfig = {
           { key: 'Referrer-Policy', value: 'same-origin' },
         ],
       },
+      {
+        // Images in documents (the last matching header wins): opened on their own, nothing in them runs.
+        source: '/api/docs/:id/images/:imageId',
+        headers: [{ key: 'Content-Security-Policy', value: "default-src 'none'; sandbox; frame-ancestors 'none'" }],
+      },
     ];
   },
 };

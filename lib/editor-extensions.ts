@@ -7,6 +7,7 @@ import StarterKit from '@tiptap/starter-kit';
 import { TaskItem, TaskList } from '@tiptap/extension-list';
 import Link from '@tiptap/extension-link';
 import { TableKit } from '@tiptap/extension-table';
+import Image from '@tiptap/extension-image';
 import type { Extensions } from '@tiptap/core';
 
 /**
@@ -15,7 +16,7 @@ import type { Extensions } from '@tiptap/core';
  */
 const TandemLink = Link.extend({ inclusive: () => false });
 
-/** StarterKit (its own undo off: collaboration brings per-user undo), links, task lists, tables (a pasted table stays one). */
+/** StarterKit (its own undo off: collaboration brings per-user undo), links, task lists, tables (a pasted table stays one), images. */
 export function contentExtensions(): Extensions {
   return [
     StarterKit.configure({ undoRedo: false, link: false }),
@@ -24,5 +25,7 @@ export function contentExtensions(): Extensions {
     TaskList,
     TaskItem.configure({ nested: true }),
     TableKit.configure({ table: { resizable: false } }),
+    // Images live in the document's image store (/api/docs/<id>/images/<id>); no data: URLs in the Y.Doc.
+    Image.configure({ inline: false, allowBase64: false }),
   ];
 }

@@ -1,5 +1,8 @@
-/** A stable colour per user (hash of the user id → one of a palette readable under white text). */
-const palette = ['#e11d48', '#db2777', '#9333ea', '#6d28d9', '#4f46e5', '#2563eb', '#0284c7', '#0d9488', '#059669', '#65a30d', '#ca8a04', '#ea580c', '#b45309', '#475569'];
+/**
+ * A stable colour per user (hash of the user id → one of a palette readable under white text):
+ * every colour is at least 4.5:1 against white (WCAG AA for avatar initials and caret labels).
+ */
+const palette = ['#be123c', '#be185d', '#7e22ce', '#6d28d9', '#4338ca', '#1d4ed8', '#0369a1', '#0f766e', '#047857', '#4d7c0f', '#a16207', '#c2410c', '#b45309', '#475569'];
 
 export function userColor(id: string): string {
   let h = 2166136261;

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { editorText, newUser, signUpViaApi, startStack, waitFor, type Stack, type User } from './harness';
+import { TEST_SETUP_TOKEN } from '../helpers/harness-env';
 
 let stack: Stack;
 const users: User[] = [];
@@ -40,7 +41,8 @@ function expectCleanConsole(...us: User[]) {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ distDir: '.next-e2e-firsthour' });
+  // A small image limit, so a refused image is cheap to paste.
+  stack = await startStack({ distDir: '.next-e2e-firsthour', appEnv: { IMAGE_MAX_BYTES: '65536' } });
 }, 400_000);
 
 afterAll(async () => {
@@ -214,6 +216,48 @@ describe('links, tables, dialogs, phone', () => {
     expectCleanConsole(writer, reader);
   });
 
+  test('a pasted image is stored with the document and shown to a collaborator; one over the limit says why', async () => {
+    const { page } = writer;
+    await openDoc(writer, id);
+    await openDoc(reader, id);
+    const PNG_HEX = '89504e470d0a1a0a0000000d494844520000000a0000000a0802000000025058ea0000001249444154789c63b8a3618307318c4a634300f31b7d014cad4dbb0000000049454e44ae426082';
+    const paste = (hex: string, name: string) =>
+      page.locator('.tiptap').evaluate(
+        (el, [h, n]) => {
+          const bytes = new Uint8Array(h!.match(/../g)!.map((x) => parseInt(x, 16)));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], n!, { type: 'image/png' }));
+          el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+        },
+        [hex, name],
+      );
+    await page.locator('.tiptap').click();
+    await page.keyboard.press('Control+End');
+    await paste(PNG_HEX, 'dot.png');
+    const loaded = (p: typeof page) =>
+      p.locator('.tiptap img').evaluateAll((imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), ok: (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 10 })));
+    await waitFor(async () => (await loaded(reader.page)).some((i) => i.ok), { timeout: 15_000, what: 'image shown in the other browser' });
+    const [img] = await loaded(page);
+    expect(img!.src).toMatch(new RegExp(`^/api/docs/${id}/images/[\\w-]+$`));
+    // Served like the document: to its readers, with headers that keep it an inert image.
+    const res = await reader.context.request.get(img!.src!);
+    expect(res.status()).toBe(200);
+    expect(res.headers()['content-type']).toBe('image/png');
+    expect(res.headers()['x-content-type-options']).toBe('nosniff');
+    expect(res.headers()['content-security-policy']).toMatch(/default-src 'none'/);
+    const outsider = await user('Otto');
+    expect((await outsider.context.request.get(img!.src!)).status()).toBe(403);
+
+    // Over IMAGE_MAX_BYTES (64 KiB here): not silently dropped. (A 10×10 PNG, generated with zlib, above.)
+    const allow = writer.console.allow(/status of 413/);
+    await paste(PNG_HEX.slice(0, 32) + '00'.repeat(70_000), 'huge.png');
+    const err = page.getByTestId('image-error');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/huge\.png.*at most 0\.1 MB|huge\.png.*at most/);
+    allow();
+    expectCleanConsole(writer, reader);
+  });
+
   test('the share dialog focuses its email field, shows its own error for a malformed email, copies the link, and invites an unknown email', async () => {
     const { page } = writer;
     await openDoc(writer, id);
@@ -224,7 +268,7 @@ describe('links, tables, dialogs, phone', () => {
     await email.fill('not-an-email');
     await page.getByTestId('share-add').click();
     expect(await page.getByTestId('share-email-error').textContent()).toMatch(/Enter an email address/);
-    expect(await email.evaluate((el: HTMLInputElement) => el.validationMessage)).toBe(''); // no browser bubble
+    expect(await email.evaluate((el: HTMLInputElement) => el.form!.noValidate)).toBe(true); // no browser bubble
     // Copy link puts the document's address on the clipboard.
     await writer.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.baseUrl });
     await page.getByTestId('share-copy-link').click();
@@ -261,5 +305,150 @@ describe('links, tables, dialogs, phone', () => {
     }));
     expect(check).toEqual({ scrolls: false, page: false, outside: [], count: expect.any(Number) });
     expect(check.count).toBeGreaterThanOrEqual(17);
+  });
+});
+
+describe('messages that talk like a product', () => {
+  test('a deleted document says so and leaves the screen; a missing one is a 404 with the top bar', async () => {
+    const owner = await user('Dora');
+    const guest = await user('Gil');
+    const id = await newDoc(owner, 'Soon gone');
+    await owner.context.request.put(`/api/docs/${id}/access/grants/${encodeURIComponent(guest.email)}`, { data: { role: 'editor' } });
+    await openDoc(guest, id);
+    expect((await owner.context.request.delete(`/api/docs/${id}`)).ok()).toBe(true);
+    const banner = guest.page.getByTestId('banner-4403');
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.textContent()).toMatch(/This document was deleted/);
+    expect(await banner.textContent()).not.toMatch(/server said/i);
+    expect(await guest.page.locator('.tiptap').count()).toBe(0);
+    expect(await guest.page.getByTestId('offline-ready').count()).toBe(0);
+
+    const allow = guest.console.allow(/status of 404/);
+    const res = await guest.page.goto(`/d/${id}`);
+    expect(res?.status()).toBe(404);
+    await guest.page.getByTestId('doc-unavailable').waitFor();
+    expect(await guest.page.locator('header.topbar').count()).toBe(1);
+    allow();
+  });
+
+  test('sign-up with a taken email offers "Sign in instead?"; an expired session on the list links to sign-in', async () => {
+    const taken = await user('Tara');
+    const visitor = await newUser(stack, 'Vic');
+    users.push({ ...visitor, id: '' });
+    await visitor.page.goto('/signup');
+    await visitor.page.getByLabel('Name').fill('Vic');
+    await visitor.page.getByLabel('Email').fill(taken.email);
+    await visitor.page.getByLabel('Password').fill('correct horse battery');
+    const allow = visitor.console.allow(/status of 409/);
+    await visitor.page.getByRole('button', { name: 'Create account' }).click();
+    const err = visitor.page.locator('#email-error');
+    await err.waitFor();
+    expect(await err.textContent()).toMatch(/^An account with this email already exists\./);
+    await visitor.page.getByTestId('signin-instead').click();
+    await visitor.page.waitForURL(/\/signin/);
+    allow();
+
+    await taken.page.goto('/');
+    await taken.page.getByTestId('doc-search').waitFor();
+    await taken.context.clearCookies();
+    const allow401 = taken.console.allow(/status of 401/);
+    await taken.page.getByTestId('doc-search').fill('anything');
+    const expired = taken.page.getByTestId('list-expired');
+    await expired.waitFor();
+    expect(await expired.textContent()).toMatch(/Your session has expired/);
+    expect(await expired.getByRole('link', { name: 'Sign in' }).getAttribute('href')).toMatch(/^\/signin/);
+    allow401();
+  });
+});
+
+describe('accessibility (axe-core)', () => {
+  test('no serious or critical violations on sign-in, the list, the editor, the share dialog and the admin console', async () => {
+    const { default: AxeBuilder } = await import('@axe-core/playwright');
+    const admin = await newUser(stack, 'Ada');
+    const r = await admin.context.request.post('/api/auth/setup', { data: { setupToken: TEST_SETUP_TOKEN, email: admin.email, name: 'Ada Admin', password: admin.password } });
+    expect(r.ok(), await r.text()).toBe(true);
+    users.push({ ...admin, id: '' });
+    const anon = await stack.browser.newContext({ baseURL: stack.baseUrl });
+    const scan = async (page: import('playwright-core').Page, where: string, include?: string) => {
+      const b = new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']);
+      if (include) b.include(include);
+      const res = await b.analyze();
+      return res.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${where}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+    };
+    const found: string[] = [];
+    const signin = await anon.newPage();
+    await signin.goto('/signin');
+    await signin.getByRole('button', { name: 'Sign in' }).waitFor();
+    found.push(...(await scan(signin, 'sign-in')));
+    await anon.close();
+
+    const { page } = admin;
+    const id = await newDoc({ ...admin, id: '' }, 'Accessible');
+    await page.goto('/');
+    await page.getByTestId('doc-row').first().waitFor();
+    found.push(...(await scan(page, 'list')));
+    await openDoc({ ...admin, id: '' }, id);
+    await typeAtEnd({ ...admin, id: '' }, 'Some text to check');
+    found.push(...(await scan(page, 'editor')));
+    await page.getByTestId('share-button').click();
+    await page.getByTestId('share-people').waitFor();
+    found.push(...(await scan(page, 'share dialog', '[data-testid="share-dialog"]')));
+    await page.keyboard.press('Escape');
+    await page.goto('/admin');
+    await page.locator('main').waitFor();
+    await page.waitForLoadState('networkidle');
+    found.push(...(await scan(page, 'admin console')));
+    expect(found, found.join('\n')).toEqual([]);
+  });
+});
+
+describe('smaller items', () => {
+  test('tooltips name shortcuts, an underline button, Ctrl+/ opens the shortcut sheet, a skip link reaches the text', async () => {
+    const u = await user('Sky');
+    const id = await newDoc(u, 'Small things');
+    const { page } = u;
+    await openDoc(u, id);
+    expect(await page.getByRole('button', { name: 'Strikethrough' }).getAttribute('title')).toBe('Strikethrough (Ctrl+Shift+S)');
+    expect(await page.getByRole('button', { name: 'Inline code' }).getAttribute('title')).toBe('Inline code (Ctrl+E)');
+    await typeAtEnd(u, 'under');
+    await page.keyboard.press('Shift+Home');
+    await page.getByRole('button', { name: 'Underline' }).click();
+    await waitFor(async () => (await page.locator('.tiptap u').count()) === 1, { what: 'underlined' });
+    expect(await page.getByRole('button', { name: 'Underline' }).getAttribute('aria-pressed')).toBe('true');
+
+    await page.keyboard.press('Control+/');
+    const sheet = page.getByTestId('shortcut-sheet');
+    await sheet.getByText('Ctrl+K').waitFor();
+    expect(await sheet.textContent()).toMatch(/Bold\s*Ctrl\+B/);
+    await page.keyboard.press('Escape');
+
+    // One Tab stop for the whole toolbar, and a skip link first.
+    expect(await page.locator('.format-bar button[tabindex="0"]').count()).toBe(1);
+    await page.goto(`/d/${id}`);
+    await page.locator('.tiptap').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to document text');
+    await page.keyboard.press('Enter');
+    await waitFor(() => page.evaluate(() => document.activeElement?.id === 'document-text'), { what: 'text focused' });
+  });
+
+  test('closing a tab with changes the server has not confirmed asks first', async () => {
+    const u = await user('Uma');
+    const id = await newDoc(u, 'Unsynced');
+    await openDoc(u, id);
+    const restart = await stack.stopCollab();
+    const allow = u.console.allow(/WebSocket|ERR_CONNECTION_REFUSED/);
+    try {
+      await typeAtEnd(u, 'not saved yet');
+      await waitFor(async () => /unsynced/.test((await u.page.getByTestId('conn-status').textContent()) ?? ''), { what: 'unsynced shown' });
+      const asked = new Promise<string>((res) => u.page.once('dialog', (d) => void d.dismiss().then(() => res(d.type()))));
+      await u.page.close({ runBeforeUnload: true });
+      expect(await asked).toBe('beforeunload');
+    } finally {
+      await restart();
+      allow();
+    }
   });
 });

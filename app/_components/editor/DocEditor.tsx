@@ -4,7 +4,7 @@
  * document's Y.Doc, banners for read-only / no access / expired sessions, word count, sharing.
  */
 import Link from 'next/link';
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type * as Y from 'yjs';
 import { EditorContent, useEditor } from '@tiptap/react';
 import StarterKit from '@tiptap/starter-kit';
@@ -30,6 +30,8 @@ import { countWords } from './word-count';
 import { SIGNED_OUT_REASON } from '../session-channel';
 import { LinkBubble, LinkDialog, linkKeys } from './links';
 import { TableMenu } from './TableMenu';
+import { imageUpload } from './images';
+import { ShortcutSheet, useShortcutSheetKey } from './ShortcutSheet';
 
 /** The editor page for a document the server already checked the caller may open. */
 export function DocEditor({ me, initialDoc }: { me: Me; initialDoc: DocSummary }) {
@@ -48,8 +50,22 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const [shareOpen, setShareOpen] = useState(false);
   const [historyOpen, setHistoryOpen] = useState(false);
   const [linkOpen, setLinkOpen] = useState(false);
+  const [sheetOpen, setSheetOpen] = useState(false);
+  useShortcutSheetKey(useCallback(() => setSheetOpen(true), []));
+  // Closing the tab with edits the server has not confirmed: the browser asks first.
+  useEffect(() => {
+    if (!status.unsynced || closed) return;
+    const warn = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [status.unsynced, closed]);
   // Ctrl+K is bound once, when the editor is built; the dialog's state is set through this.
   const openLink = useRef(() => setLinkOpen(true));
+  // An image that could not be stored says why (it is not silently dropped).
+  const [imageError, setImageError] = useState<string | null>(null);
   const [words, setWords] = useState(0);
   const presence = usePresence(client);
   // Carets are drawn from checked copies of remote presence (a malformed cursor must not break the editor).
@@ -72,10 +88,11 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
             // Very large pastes go in batches and reach collaborators whole (large-paste.ts).
             LargePaste.configure({ holdOutgoing: () => (client ? holdProviderUpdates(client.provider) : null) }),
             linkKeys(() => openLink.current()),
+            imageUpload(doc.id, setImageError),
             ...(client ? [CollaborationCaret.configure({ provider: caretProvider, user: { id: me.id, name: me.name, color } })] : []),
           ]
         : [StarterKit.configure({ undoRedo: false })],
-      editorProps: { attributes: { 'aria-label': 'Document text', spellcheck: 'true', 'data-testid': 'editor' } },
+      editorProps: { attributes: { 'aria-label': 'Document text', spellcheck: 'true', 'data-testid': 'editor', id: 'document-text' } },
     },
     [ydoc, client, waitForClient],
   );
@@ -94,9 +111,18 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
       setWords(countWords(editor.state.doc));
     };
     count();
-    editor.on('update', count);
+    // Counted in a task of its own, at most every 100 ms: not inside a large remote update's apply.
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const later = () => {
+      timer ??= setTimeout(() => {
+        timer = null;
+        count();
+      }, 100);
+    };
+    editor.on('update', later);
     return () => {
-      editor.off('update', count);
+      editor.off('update', later);
+      if (timer) clearTimeout(timer);
     };
   }, [editor]);
 
@@ -192,6 +218,17 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   return (
     <>
       <header className="editor-top">
+        {/* Past the header and toolbar to the text in one Tab (keyboard users). */}
+        <a
+          href="#document-text"
+          className="skip-link"
+          onClick={(e) => {
+            e.preventDefault();
+            editor?.commands.focus();
+          }}
+        >
+          Skip to document text
+        </a>
         <Link href="/" className="brand" aria-label="All documents">
           <img src="/icon.svg" alt="" />
         </Link>
@@ -219,6 +256,14 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
       )}
       <main className="editor-shell">
         {banner}
+        {imageError && (
+          <div className="banner banner-error" role="alert" data-testid="image-error">
+            <div>{imageError}</div>
+            <button className="btn btn-sm" onClick={() => setImageError(null)}>
+              Dismiss
+            </button>
+          </div>
+        )}
         <div className="paper" data-role={role} data-editable={editable ? 'true' : 'false'} data-loading={loading ? 'true' : 'false'} aria-busy={loading}>
           {/* Signed out, access ended or deleted: the content is gone from this device, and from the screen. */}
           {closed?.reason === SIGNED_OUT_REASON || closed?.code === CloseCode.FORBIDDEN ? null : editor && ydoc && !waitForClient ? <EditorContent editor={editor} /> : <p className="muted">Loading the document…</p>}
@@ -236,6 +281,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
         </div>
       </main>
       {role === 'owner' && <ShareDialog docId={doc.id} open={shareOpen} onClose={() => setShareOpen(false)} />}
+      <ShortcutSheet open={sheetOpen} onClose={() => setSheetOpen(false)} />
       <HistoryPanel docId={doc.id} open={historyOpen} onClose={() => setHistoryOpen(false)} editor={editable ? editor : null} ydoc={ydoc} role={editable ? role : 'viewer'} />
     </>
   );

@@ -26,6 +26,19 @@ export const SHORTCUTS: Record<string, string> = {
   Quote: 'Ctrl+Shift+B',
 };
 
+const words = (t: string) => t.toLowerCase().match(/[a-z0-9]+/g) ?? [];
+
+/**
+ * The button's name holds its visible text (WCAG 2.5.3, label in name): "Bold" for B, but
+ * "H1 (Heading 1)" and "1. List (Numbered list)" where the name alone would not contain it.
+ */
+export function accessibleName(label: string, name: string): string {
+  const l = words(label).join(' ');
+  // One letter (B, I, U, S) is a glyph, not a word a speech user would say.
+  if (l.length <= 1 || ` ${words(name).join(' ')} `.includes(` ${l} `)) return name;
+  return `${label.replace(/^[^A-Za-z0-9]+/, '')} (${name})`;
+}
+
 export function FormatBar({ editor, editable, onLink }: { editor: Editor; editable: boolean; onLink: () => void }) {
   const s = useEditorState({
     editor,
@@ -62,7 +75,7 @@ export function FormatBar({ editor, editable, onLink }: { editor: Editor; editab
       <button
         type="button"
         title={keys ? `${name} (${keys})` : name}
-        aria-label={name}
+        aria-label={accessibleName(label, name)}
         aria-keyshortcuts={keys?.replace(/Ctrl/g, 'Control')}
         aria-pressed={pressed}
         onClick={run}

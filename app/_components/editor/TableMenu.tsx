@@ -16,15 +16,14 @@ export function TableMenu({ editor, editable }: { editor: Editor; editable: bool
       shouldShow={({ editor: e }) => editable && e.isEditable && e.isActive('table')}
       options={{ placement: 'top-start' }}
       className="bubble"
-      role="toolbar"
-      aria-label="Table"
-      data-testid="table-menu"
     >
-      {item('+ Row', 'Add a row below', () => editor.chain().focus().addRowAfter().run(), 'table-add-row')}
-      {item('+ Column', 'Add a column to the right', () => editor.chain().focus().addColumnAfter().run(), 'table-add-column')}
-      {item('− Row', 'Delete this row', () => editor.chain().focus().deleteRow().run())}
-      {item('− Column', 'Delete this column', () => editor.chain().focus().deleteColumn().run())}
-      {item('Delete table', 'Delete the table', () => editor.chain().focus().deleteTable().run(), 'table-delete')}
+      <div className="bubble-row" role="toolbar" aria-label="Table" data-testid="table-menu">
+        {item('+ Row', 'Add a row below', () => editor.chain().focus().addRowAfter().run(), 'table-add-row')}
+        {item('+ Column', 'Add a column to the right', () => editor.chain().focus().addColumnAfter().run(), 'table-add-column')}
+        {item('− Row', 'Delete this row', () => editor.chain().focus().deleteRow().run())}
+        {item('− Column', 'Delete this column', () => editor.chain().focus().deleteColumn().run())}
+        {item('Delete table', 'Delete the table', () => editor.chain().focus().deleteTable().run(), 'table-delete')}
+      </div>
     </BubbleMenu>
   );
 }

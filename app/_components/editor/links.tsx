@@ -55,26 +55,28 @@ export function LinkBubble({ editor, editable, onEdit }: { editor: Editor; edita
       shouldShow={({ editor: e }) => e.isActive('link')}
       options={{ placement: 'bottom-start' }}
       className="bubble"
-      data-testid="link-bubble"
     >
-      <a href={href} target="_blank" rel="noopener noreferrer" className="bubble-href" title="Open link in a new tab" data-testid="link-bubble-open">
-        {href}
-      </a>
-      {editable && (
-        <>
-          <button type="button" className="btn btn-ghost btn-sm" onClick={onEdit} data-testid="link-bubble-edit">
-            Edit
-          </button>
-          <button
-            type="button"
-            className="btn btn-ghost btn-sm"
-            onClick={() => editor.chain().focus().extendMarkRange('link').unsetLink().run()}
-            data-testid="link-bubble-remove"
-          >
-            Remove
-          </button>
-        </>
-      )}
+      {/* Attributes on the menu root are not forwarded by BubbleMenu: the test id sits inside. */}
+      <div className="bubble-row" data-testid="link-bubble">
+        <a href={href} target="_blank" rel="noopener noreferrer" className="bubble-href" title="Open link in a new tab" data-testid="link-bubble-open">
+          {href}
+        </a>
+        {editable && (
+          <>
+            <button type="button" className="btn btn-ghost btn-sm" onClick={onEdit} data-testid="link-bubble-edit">
+              Edit
+            </button>
+            <button
+              type="button"
+              className="btn btn-ghost btn-sm"
+              onClick={() => editor.chain().focus().extendMarkRange('link').unsetLink().run()}
+              data-testid="link-bubble-remove"
+            >
+              Remove
+            </button>
+          </>
+        )}
+      </div>
     </BubbleMenu>
   );
 }
