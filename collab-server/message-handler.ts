@@ -47,6 +47,12 @@ const PRESENCE_FOREIGN_REMOVALS_PER_FRAME = 256;
 /** Frames with refused entries allowed per window before the socket is closed as abusive. */
 const PRESENCE_ABUSIVE_FRAMES_PER_WINDOW = 20;
 const PRESENCE_ABUSE_WINDOW_MS = 60_000;
+/**
+ * How far an awareness clock may jump past the one we hold (issue 13): an honest client counts up
+ * by one per state change. A clock like 2^53−1 would make every later state of that id look old
+ * to every peer, for good.
+ */
+const PRESENCE_MAX_CLOCK_STEP = 2 ** 24;
 
 /** An empty Yjs update (no structs, empty delete set): what a client with nothing new sends. */
 const isEmptyUpdate = (u: Uint8Array) => u.length === 2 && u[0] === 0 && u[1] === 0;
@@ -191,6 +197,11 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
       // hold changes nothing (Awareness would ignore it too): skip it quietly, it is not a spoof.
       const known = doc.awareness.meta.get(clientId);
       if (known && clock <= known.clock && !conn.clientIds.has(clientId)) continue;
+      if (clock > (known?.clock ?? 0) + PRESENCE_MAX_CLOCK_STEP) {
+        note('clock');
+        if (spoofs + ++malformed > PRESENCE_ABUSE_PER_FRAME) break;
+        continue;
+      }
       const removal = json === 'null';
       if (!conn.clientIds.has(clientId) && !doc.claim(conn, clientId)) {
         // An honest client echoes a peer's removal when its own copy times out: drop it quietly,
