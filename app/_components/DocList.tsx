@@ -6,6 +6,9 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, relativeTime, toDoc, toDocs, type DocSummary, type Me } from './api';
 import { ConfirmDialog, Dialog } from './Dialog';
 
+/** How often an open document list re-reads itself (shares, renames, deletions by others). */
+const LIST_REFRESH_MS = 5000;
+
 type Tab = 'all' | 'mine' | 'shared';
 
 export function DocList({ me }: { me: Me }) {
@@ -42,6 +45,22 @@ export function DocList({ me }: { me: Me }) {
     return () => {
       clearTimeout(t);
       ac.abort();
+    };
+  }, [q, load]);
+
+  // Live: what is shared with you (or renamed, edited, deleted) shows up without a reload. The list
+  // is re-read while the tab is visible, and at once when it becomes visible again.
+  useEffect(() => {
+    const refresh = () => {
+      if (document.visibilityState === 'visible' && navigator.onLine) void load(q.trim());
+    };
+    const timer = setInterval(refresh, LIST_REFRESH_MS);
+    document.addEventListener('visibilitychange', refresh);
+    window.addEventListener('focus', refresh);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', refresh);
+      window.removeEventListener('focus', refresh);
     };
   }, [q, load]);
 

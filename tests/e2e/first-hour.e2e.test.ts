@@ -434,6 +434,17 @@ describe('smaller items', () => {
     await waitFor(() => page.evaluate(() => document.activeElement?.id === 'document-text'), { what: 'text focused' });
   });
 
+  test('the document list updates by itself when a document is shared with you', async () => {
+    const owner = await user('Liv');
+    const viewer = await user('Len');
+    await viewer.page.goto('/');
+    await viewer.page.getByTestId('docs-empty').waitFor();
+    const id = await newDoc(owner, 'Shared while you look');
+    await owner.context.request.put(`/api/docs/${id}/access/grants/${encodeURIComponent(viewer.email)}`, { data: { role: 'viewer' } });
+    await viewer.page.locator(`[data-doc-id="${id}"]`).waitFor({ timeout: 10_000 });
+    expect(await viewer.page.locator(`[data-doc-id="${id}"]`).textContent()).toContain('Shared while you look');
+  });
+
   test('closing a tab with changes the server has not confirmed asks first', async () => {
     const u = await user('Uma');
     const id = await newDoc(u, 'Unsynced');
