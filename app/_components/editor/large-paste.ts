@@ -20,7 +20,7 @@ export interface LargePasteOptions {
   /** Time one batch may take; the batch size adapts to it. */
   batchMs: number;
   /** Start holding the collab provider's outgoing updates; returns the release (sends them merged), or null offline. */
-  holdOutgoing: () => (() => void) | null;
+  holdOutgoing: () => (() => Promise<void>) | null;
 }
 
 const key = new PluginKey<boolean>('largePaste');
@@ -33,11 +33,39 @@ interface UpdateSender {
   _updateHandler: (update: Uint8Array, origin: unknown) => void;
 }
 
+/** Y.mergeUpdates in a worker (merge-updates.worker.ts); on this thread if the worker fails. */
+function mergeOffThread(updates: Uint8Array[]): Promise<Uint8Array> {
+  if (updates.length === 1) return Promise.resolve(updates[0]!);
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./merge-updates.worker.ts', import.meta.url), { type: 'module' });
+    } catch (err) {
+      console.warn('large paste: merging on the main thread', err);
+      resolve(Y.mergeUpdates(updates));
+      return;
+    }
+    worker.onmessage = (e: MessageEvent<Uint8Array>) => {
+      worker.terminate();
+      resolve(e.data);
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      worker.terminate();
+      console.warn('large paste: merging on the main thread', e.message);
+      resolve(Y.mergeUpdates(updates));
+    };
+    // Copied, not transferred: the fallback above still needs them.
+    worker.postMessage(updates);
+  });
+}
+
 /**
  * Stop the provider sending each local update; the returned function sends everything held since
- * as ONE merged update and resumes normal sending. Remote updates are not ours to send and pass.
+ * as ONE merged update (merged off the main thread), then anything made meanwhile, and resumes
+ * normal sending. Remote updates are not ours to send and pass.
  */
-export function holdProviderUpdates(provider: unknown): () => void {
+export function holdProviderUpdates(provider: unknown): () => Promise<void> {
   const p = provider as UpdateSender;
   const held: Uint8Array[] = [];
   const collect = (u: Uint8Array, origin: unknown) => {
@@ -46,12 +74,15 @@ export function holdProviderUpdates(provider: unknown): () => void {
   p.doc.off('update', p._updateHandler);
   p.doc.on('update', collect);
   let released = false;
-  return () => {
+  return async () => {
     if (released) return;
     released = true;
+    const paste = held.splice(0);
+    const merged = paste.length ? await mergeOffThread(paste) : null;
     p.doc.off('update', collect);
     p.doc.on('update', p._updateHandler);
-    if (held.length) p._updateHandler(held.length === 1 ? held[0]! : Y.mergeUpdates(held), null);
+    if (merged) p._updateHandler(merged, null);
+    for (const u of held) p._updateHandler(u, null);
   };
 }
 
@@ -78,7 +109,7 @@ export const LargePaste = Extension.create<LargePasteOptions>({
           // Read-only while the paste streams in: typing would land between its batches.
           editable: (state) => !key.getState(state),
           // Long documents render only what is near the viewport (globals.css, .tandem-long).
-          attributes: (state): Record<string, string> => (state.doc.childCount > LONG_DOC_BLOCKS ? { class: 'tandem-long' } : {}),
+          attributes: (state): Record<string, string> => (key.getState(state) || state.doc.childCount > LONG_DOC_BLOCKS ? { class: 'tandem-long' } : {}),
           handleDOMEvents: {
             // Large plain text is split into paragraphs here, before ProseMirror would build (and
             // parse back) a DOM of every line in the paste's own task.
@@ -143,16 +174,6 @@ async function insertInBatches(view: EditorView, plan: Plan, options: LargePaste
   um?.stopCapturing();
   if (um) um.captureTimeout = Number.POSITIVE_INFINITY;
   const release = options.holdOutgoing();
-
-  // Split the textblock at the selection: the pasted blocks go between its halves, whole, batch by
-  // batch; at the end the first and last are joined with the halves as ProseMirror's paste would.
-  let tr: Transaction = view.state.tr.setMeta(key, true);
-  tr.deleteSelection();
-  const splitAt = tr.selection.from;
-  tr.split(splitAt);
-  let pos = splitAt + 1; // the boundary between the halves
-  view.dispatch(tr);
-
   // Where the next batch goes, kept as a Yjs position so a collaborator's edit meanwhile cannot move it.
   const remember = (p: number) => (binding ? absolutePositionToRelativePosition(p, binding.type, binding.mapping as never) : null);
   const recall = (rel: Y.RelativePosition | null, fallback: number) => {
@@ -160,12 +181,24 @@ async function insertInBatches(view: EditorView, plan: Plan, options: LargePaste
     const abs = relativePositionToAbsolutePosition(binding.doc, binding.type, rel, binding.mapping as never);
     return abs ?? fallback;
   };
-  let at = remember(pos);
-  let inserted = 0;
-  let i = 0;
-  const minBatch = Math.max(20, Math.ceil(plan.nodes.length / 40));
-  let perBatch = minBatch;
   try {
+    // Split the textblock at the selection: the pasted blocks go between its halves, whole, batch by
+    // batch; at the end the first and last are joined with the halves as ProseMirror's paste would.
+    let tr: Transaction = view.state.tr.setMeta(key, true);
+    tr.deleteSelection();
+    const splitAt = tr.selection.from;
+    tr.split(splitAt);
+    // Caret at the end of the first half: the batches go in after it and do not move it.
+    tr.setSelection(TextSelection.create(tr.doc, splitAt));
+    let pos = splitAt + 1; // the boundary between the halves
+    view.dispatch(tr);
+    let at = remember(pos);
+    let inserted = 0;
+    // The paste event's own task ends here: parsing was enough for it.
+    await nextTask();
+    let i = 0;
+    const minBatch = Math.max(20, Math.ceil(plan.nodes.length / 40));
+    let perBatch = minBatch;
     while (i < plan.nodes.length) {
       if (view.isDestroyed) return;
       const t0 = performance.now();
@@ -176,7 +209,8 @@ async function insertInBatches(view: EditorView, plan: Plan, options: LargePaste
       const size = batch.reduce((s, n) => s + n.nodeSize, 0);
       pos += size;
       inserted += size;
-      tr.setSelection(TextSelection.near(tr.doc.resolve(pos), -1));
+      // The caret stays before the paste until the end: moving it each batch made the browser lay
+      // out everything up to it.
       view.dispatch(tr);
       at = remember(pos);
       i += batch.length;
@@ -203,9 +237,10 @@ async function insertInBatches(view: EditorView, plan: Plan, options: LargePaste
     }
     tr.setSelection(TextSelection.near(tr.doc.resolve(Math.max(0, Math.min(caret, tr.doc.content.size))), -1)).scrollIntoView();
     view.dispatch(tr);
+    await nextTask();
   } finally {
     if (!view.isDestroyed && key.getState(view.state)) view.dispatch(view.state.tr.setMeta(key, false));
-    release?.();
+    await release?.();
     if (um) {
       um.captureTimeout = captureTimeout ?? 500;
       um.stopCapturing();
