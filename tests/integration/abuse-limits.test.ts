@@ -159,3 +159,42 @@ describe('a flooding client', () => {
     expect(sender.ws.readyState).toBe(sender.ws.OPEN);
   });
 });
+
+describe('anomaly throttling by size', () => {
+  it("a paste passes; a connection whose bytes per second jump far above its own baseline is slowed, then closed 4429", async () => {
+    const fx = await createFixture();
+    const srv = await startServer(fx, { inbound: { anomalyMinBytesPerSec: 256 * 1024, closeAfterMs: 1500 } });
+    cleanups.push(() => fx.cleanup(), () => srv.close());
+    const owner = fx.user();
+    const docId = fx.doc(owner, { general: 'editor' });
+    const c = await rawClient(srv.url, docId, await fx.token(fx.user(), docId));
+    cleanups.push(() => c.ws.terminate());
+    const doc = new Y.Doc();
+    const frames: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => frames.push(encode.update(u)));
+    const stored = async () => ((await srv.metrics.messagesIn.get()).values.find((v) => v.labels.type === 'update')?.value ?? 0);
+    // A baseline of typing: ~1 KB a few times a second for 2 s.
+    for (let i = 0; i < 8; i++) {
+      doc.getText('t').insert(0, 'k'.repeat(1000));
+      c.ws.send(frames.shift()!);
+      await waitFor(async () => (await stored()) >= i + 1, { what: 'typing handled' });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    // A paste: one 900 KB message fits an empty window and passes at once.
+    doc.getText('t').insert(0, 'p'.repeat(900_000));
+    c.ws.send(frames.shift()!);
+    await waitFor(async () => (await stored()) >= 9, { what: 'paste handled' });
+    expect((await srv.metrics.throttled.get()).values.filter((v) => v.value > 0)).toEqual([]);
+    // Then 300 KB messages back to back: slowed to the ceiling, then closed.
+    const pump = setInterval(() => {
+      if (c.ws.readyState !== c.ws.OPEN || c.ws.bufferedAmount > 4 * 1024 * 1024) return;
+      doc.getText('t').insert(0, 'f'.repeat(300_000));
+      c.ws.send(frames.shift()!);
+    }, 10);
+    const closed = await c.closed.finally(() => clearInterval(pump));
+    expect(closed.code).toBe(CloseCode.RATE_LIMITED);
+    expect(closed.reason).toContain('anomaly-bytes');
+    const steps = (await srv.metrics.throttled.get()).values.filter((v) => v.value > 0).map((v) => `${v.labels.action}:${v.labels.reason}`);
+    expect(steps).toEqual(expect.arrayContaining(['slowed:anomaly-bytes', 'closed:anomaly-bytes']));
+  });
+});
