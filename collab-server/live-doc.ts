@@ -48,9 +48,6 @@ export const MAX_CLIENT_IDS_PER_CONNECTION = 16;
  */
 const GAP_GRACE_MS = 150;
 
-/** A client missing more than 1/this of the document's structs gets the shared full state (see syncStep2). */
-const STEP2_FULL_STATE_RATIO = 8;
-
 /**
  * Scaled out, stored updates larger than this are not copied into Redis: the message carries their
  * sequence numbers only and the other instances read them from the log. One 20 MB paste published
@@ -58,6 +55,9 @@ const STEP2_FULL_STATE_RATIO = 8;
  * over Redis' pubsub limit (32 MB hard by default) is disconnected, losing everything else queued.
  */
 export const BUS_INLINE_MAX_BYTES = 1024 * 1024;
+
+/** A client missing more than 1/this of the document's structs gets the shared full state (see syncStep2). */
+const STEP2_FULL_STATE_RATIO = 8;
 
 export interface Pending {
   update: Uint8Array;
@@ -79,10 +79,10 @@ export interface LiveDocDeps {
   tracer?: Tracer;
   /** Scaled out: tell the other instances (after the durable append). Undefined on one machine. */
   publish?: (docId: string, m: OutgoingMessage) => void;
-  /** Largest encoded document state (DOC_MAX_BYTES); a write past it is refused. Default: no limit. */
-  docMaxBytes?: number;
   /** After a batch is durable, applied and broadcast (version history notes the change; collab-server/versions.ts). */
   onStored?: (doc: LiveDoc, batch: readonly Pending[]) => void;
+  /** Largest encoded document state (DOC_MAX_BYTES); a write past it is refused. Default: no limit. */
+  docMaxBytes?: number;
 }
 
 export class LiveDoc {
@@ -690,10 +690,13 @@ export class LiveDoc {
   /** Reply to a client's sync step 1; our own deferred step 1 follows once the reply is written. */
   answerStep1(conn: Connection, stateVector: Uint8Array): void {
     const frame = this.syncStep2(stateVector);
-    // The memoized full state is one buffer however many sockets hold it (see Connection.send).
-    const shared = frame === this.fullStateFrame;
-    if (this.deferredStep1.has(conn)) conn.send(frame, 'sync-step2', () => setImmediate(() => this.sendDeferredStep1(conn)), shared);
-    else conn.send(frame, 'sync-step2', undefined, shared);
+    // The memoized full state is one buffer (and one set of chunk frames) however many sockets hold it (see Connection.send).
+    let out: Outgoing;
+    if (frame !== this.fullStateFrame) out = new Outgoing(frame, 'sync-step2', false);
+    else if (this.fullStateOut?.frame === frame) out = this.fullStateOut;
+    else out = this.fullStateOut = new Outgoing(frame, 'sync-step2');
+    if (this.deferredStep1.has(conn)) out.sendTo(conn, () => setImmediate(() => this.sendDeferredStep1(conn)));
+    else out.sendTo(conn);
   }
 
   private sendDeferredStep1(conn: Connection): void {

@@ -17,9 +17,9 @@ import { Attr, SpanName } from '../observability/attributes';
 import { contextFromTraceparent } from '../observability/trace-context';
 import type { Connection } from './connection';
 import type { LiveDoc } from './live-doc';
+import { createChunkReceiver, type ChunkLimits } from './chunks';
 import { LogBudget } from './log-budget';
 import { checkPresenceJson } from '../lib/presence';
-import { createChunkReceiver, type ChunkLimits } from './chunks';
 
 export interface MessageHandlerDeps {
   metrics: CollabMetrics;
