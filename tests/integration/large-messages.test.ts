@@ -125,8 +125,12 @@ describe("Tandem's client (CHUNK extension)", () => {
     expect(readerFrames.max).toBeLessThanOrEqual(CHUNK + 32);
 
     const fresh = await tandem(srv.url, docId, owner);
+    const freshProgress: TransferProgress[] = [];
+    fresh.on('transfer', (p) => freshProgress.push(p));
     await waitFor(() => fresh.provider.doc.getText('t').length === body.length, { timeout: 60_000, what: '20 MB at a fresh client' });
     expect(sameState(writer.provider.doc, fresh.provider.doc)).toBe(true);
+    // Its sync step 2 (the whole 20 MB document) came down in chunks too.
+    expect(freshProgress.some((p) => p.direction === 'down' && p.done && !p.aborted)).toBe(true);
 
     // Stored once: one log row, then (compaction) one snapshot of about the edit's size.
     const sizes = () => fx.db.prepare<[string], { n: number }>('SELECT length(data) AS n FROM doc_updates WHERE doc_id = ?').all(docId).map((r) => r.n);
