@@ -71,6 +71,38 @@ const pageState = (page: Page) =>
   });
 
 describe('a large paste', () => {
+  // First: after the 5 MB test the server may shed load for a moment (503 to a reconnect).
+  test('a large HTML paste (ProseMirror parses it, the editor inserts it in batches) keeps its formatting and reaches the other browser whole', async () => {
+    const created = (await (await alice.context.request.post('/api/docs', { data: { title: 'Big page' } })).json()) as { doc: { id: string } };
+    const docId = created.doc.id;
+    const shared = await alice.context.request.put(`/api/docs/${docId}/access/grants/${encodeURIComponent(bob.email)}`, { data: { role: 'editor' } });
+    expect(shared.ok(), await shared.text()).toBe(true);
+    await openDoc(alice, docId);
+    await openDoc(bob, docId);
+    await watchPage(bob.page);
+    const bobBefore = await bob.page.locator('.tiptap').evaluate((el) => el.childElementCount);
+    // ~600 KB of HTML: headings every tenth block, bold words, over the batching threshold.
+    const blocks = 2000;
+    await alice.page.locator('.tiptap').click();
+    await alice.page.evaluate((blocks) => {
+      const html = Array.from({ length: blocks }, (_, i) => (i % 10 === 0 ? `<h2>Section ${i}</h2>` : `<p>Row ${i}: <strong>figure</strong> ${'with the notes the auditors asked for. '.repeat(7)}</p>`)).join('');
+      const dt = new DataTransfer();
+      dt.setData('text/html', html);
+      dt.setData('text/plain', 'plain fallback');
+      document.querySelector('.tiptap')!.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, blocks);
+    await waitFor(async () => (await alice.page.locator('.tiptap').evaluate((el) => el.childElementCount)) >= blocks, { timeout: 60_000, what: 'the HTML paste at Alice' });
+    const expected = await alice.page.locator('.tiptap').evaluate((el) => el.childElementCount);
+    await waitFor(async () => (await bob.page.locator('.tiptap').evaluate((el) => el.childElementCount)) === expected, { timeout: 60_000, what: 'the HTML paste at Bob' });
+    const bobCounts = (await pageState(bob.page)).counts;
+    expect(bobCounts.every((n) => n === bobBefore || n === expected), `Bob saw paragraph counts ${[...new Set(bobCounts)].join(', ')}`).toBe(true);
+    expect(await bob.page.locator('.tiptap h2').count()).toBe(blocks / 10);
+    expect(await bob.page.locator('.tiptap strong').count()).toBe(blocks - blocks / 10);
+    expect(await bob.page.locator('.tiptap').evaluate((el) => el.textContent!.includes('plain fallback'))).toBe(false);
+    const problems = [alice, bob].flatMap((u) => u.console.problems.splice(0));
+    expect(problems, problems.join('\n')).toEqual([]);
+  }, 180_000);
+
   test('5 MB pasted in one browser reaches the other whole, with progress that finishes, and no console errors', async () => {
     const created = (await (await alice.context.request.post('/api/docs', { data: { title: 'Big report' } })).json()) as { doc: { id: string } };
     const docId = created.doc.id;

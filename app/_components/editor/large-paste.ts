@@ -231,7 +231,12 @@ async function insertInBatches(view: EditorView, plan: Plan, options: LargePaste
       tr.join(end);
       caret = end - 1;
     }
-    if (plan.slice.openStart > 0 && canJoin(tr.doc, start)) {
+    const before = tr.doc.resolve(start).nodeBefore;
+    if (plan.slice.openStart > 0 && before?.isTextblock && before.content.size === 0) {
+      // Pasting into an empty line: the first pasted block keeps its own type (a heading stays one).
+      tr.delete(start - before.nodeSize, start);
+      caret -= before.nodeSize;
+    } else if (plan.slice.openStart > 0 && canJoin(tr.doc, start)) {
       tr.join(start);
       caret -= 2;
     }
