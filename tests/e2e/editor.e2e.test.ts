@@ -453,8 +453,11 @@ describe('Tandem in the browser', () => {
       expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
     }
     await shot(phone, 'editor-phone');
-    // A document that does not exist (or is not shared with you) gets a clear page, not an error.
-    await phone.goto('/d/no-such-document');
+    // A document that does not exist (or is not shared with you) gets a clear page, answered 404
+    // (which Chromium logs as a failed load).
+    phoneConsole.allow(/status of 404 \(Not Found\)/);
+    const missing = await phone.goto('/d/no-such-document');
+    expect(missing?.status()).toBe(404);
     await phone.getByTestId('doc-unavailable').waitFor();
     await phone.close();
     expect(phoneConsole.problems, phoneConsole.problems.join('\n')).toEqual([]);
