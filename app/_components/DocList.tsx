@@ -5,6 +5,8 @@ import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, relativeTime, toDoc, toDocs, type DocSummary, type Me } from './api';
 import { ConfirmDialog, Dialog } from './Dialog';
+import { offlineList, rememberList } from './local-data';
+import { cacheForOffline } from './editor/offline';
 
 /** How often an open document list re-reads itself (shares, renames, deletions by others). */
 const LIST_REFRESH_MS = 5000;
@@ -17,6 +19,8 @@ export function DocList({ me }: { me: Me }) {
   const [error, setError] = useState<string | null>(null);
   // The session ended (expired, or signed out elsewhere): say so with the way back in.
   const [expired, setExpired] = useState(false);
+  // No network: the list shows the documents kept on this device (they open offline).
+  const [offline, setOffline] = useState(false);
   const [q, setQ] = useState('');
   const [tab, setTab] = useState<Tab>('all');
   const [creating, setCreating] = useState(false);
@@ -28,14 +32,32 @@ export function DocList({ me }: { me: Me }) {
   const load = useCallback(async (query: string, signal?: AbortSignal) => {
     try {
       const body = await api<unknown>(`/api/docs${query ? `?q=${encodeURIComponent(query)}` : ''}`, { signal });
-      setDocs(toDocs(body));
+      const list = toDocs(body);
+      setDocs(list);
+      if (!query) rememberList(me.id, list);
       setNow(Date.now());
       setError(null);
+      setOffline(false);
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       if (err instanceof ApiError && err.status === 401) return setExpired(true);
+      if (err instanceof ApiError && err.status === 0) {
+        const local = await offlineList<DocSummary>(me.id);
+        if (local) {
+          const needle = query.toLowerCase();
+          setDocs(local.filter((d) => !needle || d.title.toLowerCase().includes(needle)));
+          setOffline(true);
+          setError(null);
+          return;
+        }
+      }
       setError(err instanceof ApiError ? err.message : 'Could not load your documents.');
     }
+  }, [me.id]);
+
+  // The list opens offline too (service worker + the copies kept on this device).
+  useEffect(() => {
+    if (navigator.onLine) void cacheForOffline();
   }, []);
 
   // Search as you type, debounced so each keystroke does not cost a request.
@@ -135,6 +157,13 @@ export function DocList({ me }: { me: Me }) {
           data-testid="doc-search"
         />
       </div>
+      {offline && !expired && (
+        <div className="banner banner-info" role="status" style={{ marginBottom: 14 }} data-testid="list-offline">
+          <div>
+            <strong>You are offline.</strong> These documents are kept on this device and open without a network; changes sync when you are back.
+          </div>
+        </div>
+      )}
       {expired ? (
         <div className="banner banner-error" role="alert" style={{ marginBottom: 14 }} data-testid="list-expired">
           <div>

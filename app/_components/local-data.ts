@@ -36,6 +36,39 @@ export async function purgeUserLocal(userId: string): Promise<void> {
   } catch (err) {
     console.warn('could not delete the offline copies', err);
   }
+  forgetList(userId);
   // Pages cached for offline use carry this user's identity and content.
   if ('caches' in window) await caches.delete(PAGE_CACHE).catch((err: unknown) => console.warn('could not clear the offline cache', err));
+}
+
+const listKey = (userId: string) => `tandem:list:${userId}`;
+
+/** Keep the last document list (titles, roles) for the offline list; dropped at sign-out. */
+export function rememberList<T extends { id: string }>(userId: string, docs: T[]): void {
+  try {
+    localStorage.setItem(listKey(userId), JSON.stringify(docs));
+  } catch (err) {
+    console.warn('could not keep the document list for offline use', err);
+  }
+}
+
+function forgetList(userId: string): void {
+  try {
+    localStorage.removeItem(listKey(userId));
+  } catch (err) {
+    console.warn('could not forget the offline document list', err);
+  }
+}
+
+/** Offline: the documents from the last list that have a copy on this device (they open without a network). */
+export async function offlineList<T extends { id: string }>(userId: string): Promise<T[] | null> {
+  let docs: T[];
+  try {
+    docs = JSON.parse(localStorage.getItem(listKey(userId)) ?? 'null') as T[];
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(docs)) return null;
+  const names = new Set(('databases' in indexedDB ? await indexedDB.databases().catch(() => []) : []).map((d) => d.name));
+  return docs.filter((d) => names.has(`${dbPrefix(userId)}${d.id}`));
 }

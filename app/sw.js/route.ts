@@ -13,7 +13,8 @@ self.addEventListener('fetch', (e) => {
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (req.mode === 'navigate' && url.pathname.startsWith('/d/')) {
+  // Documents and the document list (it shows the copies kept on this device when offline).
+  if (req.mode === 'navigate' && (url.pathname === '/' || url.pathname.startsWith('/d/'))) {
     e.respondWith((async () => {
       const cache = await caches.open(PAGE_CACHE);
       try {
@@ -26,7 +27,7 @@ self.addEventListener('fetch', (e) => {
         throw err;
       }
     })());
-  } else if (url.pathname.startsWith('/_next/static/')) {
+  } else if (url.pathname.startsWith('/_next/static/') || url.pathname === '/icon.svg') {
     e.respondWith((async () => {
       const cache = await caches.open(STATIC_CACHE);
       const hit = await cache.match(req);

@@ -445,6 +445,34 @@ describe('smaller items', () => {
     expect(await viewer.page.locator(`[data-doc-id="${id}"]`).textContent()).toContain('Shared while you look');
   });
 
+  test('offline, the document list shows the documents kept on this device, with its logo, and they open', async () => {
+    const u = await user('Ollie');
+    const kept = await newDoc(u, 'Kept offline');
+    const other = await newDoc(u, 'Never opened here');
+    await openDoc(u, kept);
+    await typeAtEnd(u, 'offline words');
+    await u.page.getByTestId('offline-ready').waitFor({ timeout: 20_000 });
+    await waitFor(async () => (await u.page.getByTestId('conn-status').textContent())?.trim() === 'Connected', { what: 'saved' });
+    await u.page.goto('/');
+    await u.page.locator(`[data-doc-id="${other}"]`).waitFor();
+    await waitFor(() => u.page.evaluate(async () => !!(await (await caches.open('tandem-pages-v1')).match('/'))), { timeout: 20_000, what: 'list cached' });
+    const allow = u.console.allow(/ERR_INTERNET_DISCONNECTED|Failed to load resource|WebSocket/);
+    await u.context.setOffline(true);
+    try {
+      await u.page.reload();
+      await u.page.getByTestId('list-offline').waitFor({ timeout: 20_000 });
+      await waitFor(async () => (await u.page.getByTestId('doc-row').count()) === 1, { what: 'only the kept document' });
+      expect(await u.page.locator(`[data-doc-id="${kept}"]`).textContent()).toContain('Kept offline');
+      expect(await u.page.locator('.brand img').evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).toBe(true);
+      await u.page.goto(`/d/${kept}`);
+      await u.page.locator('.tiptap').waitFor();
+      await waitFor(async () => (await editorText(u.page)).includes('offline words'), { what: 'kept content offline' });
+    } finally {
+      await u.context.setOffline(false);
+      allow();
+    }
+  });
+
   test('closing a tab with changes the server has not confirmed asks first', async () => {
     const u = await user('Uma');
     const id = await newDoc(u, 'Unsynced');
