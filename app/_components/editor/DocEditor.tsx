@@ -46,6 +46,13 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
   const role: Role = collab.role ?? doc.role;
   // Never synced on this device: read-only until the server's copy arrives (see useCollab).
   const loading = !collab.hasServerCopy && !closed;
+  // Once an attempt failed it is "can't reach the server" until the first sync (retries alternate
+  // between connecting and reconnecting; the message must not flicker back to "Loading…").
+  const [failedOnce, setFailedOnce] = useState(false);
+  useEffect(() => {
+    if (status.state === 'reconnecting' || !status.online) setFailedOnce(true);
+  }, [status.state, status.online]);
+  const loadState: false | 'loading' | 'unreachable' = !loading ? false : failedOnce || !status.online ? 'unreachable' : 'loading';
   const editable = roleAtLeast(role, 'editor') && !closed && collab.hasServerCopy;
   const [shareOpen, setShareOpen] = useState(false);
   const [historyOpen, setHistoryOpen] = useState(false);
@@ -193,7 +200,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
       </div>
     </div>
   ) : loading ? (
-    status.state === 'connecting' && status.online ? (
+    loadState === 'loading' ? (
       <div className="banner banner-info" role="status" data-testid="banner-loading">
         <div>
           <strong>Loading the document…</strong>
@@ -233,7 +240,7 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
           <img src="/icon.svg" alt="" />
         </Link>
         <TitleField doc={doc} setDoc={setDoc} canEdit={editable && status.online} ydoc={ydoc} />
-        <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} loading={loading} />
+        <StatusLine status={status} closed={!!closed} retryAt={retryAt} transfer={transfer} loading={loadState} />
         <Presence users={presence} meId={me.id} />
         {!closed && (
           <button className="btn btn-sm" onClick={() => setHistoryOpen(true)} data-testid="history-button">

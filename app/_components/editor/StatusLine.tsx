@@ -14,13 +14,13 @@ export function transferText(t: TransferProgress): string {
   return `${t.direction === 'up' ? 'Saving' : 'Receiving'} ${size}… ${pct}%`;
 }
 
-export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number, loading = false): { key: string; text: string } {
+export function statusText(s: CollabStatus, closed: boolean, retryAt: number | null, now: number, loading: false | 'loading' | 'unreachable' = false): { key: string; text: string } {
   if (closed) return { key: 'closed', text: 'Disconnected' };
   if (!s.online) return { key: 'offline', text: s.unsynced ? 'Offline · unsynced changes kept on this device' : 'Offline' };
   // Never synced on this device: nothing is shown or editable until the server's copy arrives.
   if (loading) {
-    if (s.state !== 'reconnecting') return { key: 'loading', text: 'Loading…' };
-    const secs = retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
+    if (loading === 'loading') return { key: 'loading', text: 'Loading…' };
+    const secs = s.state === 'reconnecting' && retryAt ? Math.max(0, Math.ceil((retryAt - now) / 1000)) : 0;
     return { key: 'unreachable', text: secs > 0 ? `Can’t reach the server · retrying in ${secs} s` : 'Can’t reach the server · retrying…' };
   }
   // The server is up but cannot store anything (its database is unreachable): say so plainly.
@@ -36,7 +36,20 @@ export function statusText(s: CollabStatus, closed: boolean, retryAt: number | n
   return { key: 'connecting', text: 'Connecting…' };
 }
 
-export function StatusLine({ status, closed, retryAt, transfer, loading = false }: { status: CollabStatus; closed: boolean; retryAt: number | null; transfer?: TransferProgress | null; loading?: boolean }) {
+export function StatusLine({
+  status,
+  closed,
+  retryAt,
+  transfer,
+  loading = false,
+}: {
+  status: CollabStatus;
+  closed: boolean;
+  retryAt: number | null;
+  transfer?: TransferProgress | null;
+  /** Never synced on this device: still loading, or the server could not be reached. */
+  loading?: false | 'loading' | 'unreachable';
+}) {
   const [now, setNow] = useState(() => Date.now());
   // Tick only while a countdown is shown.
   useEffect(() => {
