@@ -119,7 +119,7 @@ describe('SSE transport on the scale-out cluster, through nginx', () => {
     const ws = provider(c.nginxUrl!, docId, await c.token(owner, docId));
     providers.push(ws);
     await synced(ws);
-    await waitFor(() => text(v.doc) === 'ONCE', { what: 'viewer has the first edit' });
+    await waitFor(() => text(v.doc) === 'ONCE', { timeout: 30_000, what: 'viewer has the first edit' });
     const last = v.events.at(-1)!.id;
     v.drop();
     await waitFor(() => v.ended, { what: 'stream cut' });
