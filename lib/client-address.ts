@@ -12,11 +12,15 @@ export function canonicalAddress(ip: string): string {
   return s.toLowerCase().startsWith('::ffff:') && net.isIPv4(s.slice(7)) ? s.slice(7) : s;
 }
 
-/** Parse TRUSTED_PROXIES (`loopback`, IPs, CIDRs, comma-separated) into a matcher; bad entries throw. */
-export function parseTrustedProxies(spec: string): (ip: string) => boolean {
+/**
+ * Parse a network list (`loopback`, IPs, CIDRs, comma-separated; `none` adds nothing) into a
+ * matcher; a bad entry throws naming `what` (the option it came from).
+ */
+export function parseNetworks(spec: string, what: string): (ip: string) => boolean {
   const list = new net.BlockList();
   let any = false;
   for (const raw of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (raw === 'none') continue;
     any = true;
     if (raw === 'loopback') {
       list.addSubnet('127.0.0.0', 8, 'ipv4');
@@ -25,11 +29,11 @@ export function parseTrustedProxies(spec: string): (ip: string) => boolean {
     }
     const [addr, bits] = raw.split('/');
     const type = net.isIPv4(addr!) ? 'ipv4' : net.isIPv6(addr!) ? 'ipv6' : null;
-    if (!type) throw new Error(`TRUSTED_PROXIES: "${raw}" is not an IP address or CIDR`);
+    if (!type) throw new Error(`${what}: "${raw}" is not an IP address or CIDR`);
     if (bits === undefined) list.addAddress(addr!, type);
     else {
       const n = Number(bits);
-      if (!Number.isInteger(n) || n < 0 || n > (type === 'ipv4' ? 32 : 128)) throw new Error(`TRUSTED_PROXIES: bad prefix length in "${raw}"`);
+      if (!Number.isInteger(n) || n < 0 || n > (type === 'ipv4' ? 32 : 128)) throw new Error(`${what}: bad prefix length in "${raw}"`);
       list.addSubnet(addr!, n, type);
     }
   }
@@ -40,6 +44,9 @@ export function parseTrustedProxies(spec: string): (ip: string) => boolean {
     return type !== null && list.check(c, type);
   };
 }
+
+/** Parse TRUSTED_PROXIES into a matcher; bad entries throw. */
+export const parseTrustedProxies = (spec: string) => parseNetworks(spec, 'TRUSTED_PROXIES');
 
 /**
  * The client address given the TCP peer and the X-Forwarded-For header (possibly repeated): walk
