@@ -115,6 +115,22 @@ export interface InProcessServer {
   close(): Promise<void>;
 }
 
+/** The options every in-process test server shares (SQLite here, PostgreSQL in pg-fixture.ts). */
+export function testServerDefaults(audit: { record(e: { actorId: string | null; action: string; docId: string | null; detail?: unknown }): void }) {
+  return {
+    maxMessageBytes: 1024 * 1024,
+    sendBufferCap: 8 * 1024 * 1024,
+    keepaliveMs: 30_000,
+    compactAfterUpdates: 500,
+    compactIdleMs: 10_000,
+    shutdownTimeoutMs: 5_000,
+    allowedOrigins: [] as string[],
+    preauth: { maxFrames: 64, maxBytes: 2 * 1024 * 1024, timeoutMs: 10_000 },
+    onRefusedWrite: (conn: { userId: string; docId: string }, reason: string, count: number) =>
+      audit.record({ actorId: conn.userId, action: 'write.refused', docId: conn.docId, detail: { reason, count } }),
+  };
+}
+
 /** A collab-server in this process on port 0, over the fixture's database (a second handle, as in production). */
 export async function startServer(fx: Fixture, overrides: Partial<CollabServerOptions> = {}): Promise<InProcessServer> {
   const db = openSqlite(join(fx.dir, 'tandem.db'));
@@ -130,15 +146,7 @@ export async function startServer(fx: Fixture, overrides: Partial<CollabServerOp
     auth: createTokenAuthenticator(pub, acl),
     metrics,
     log,
-    maxMessageBytes: 1024 * 1024,
-    sendBufferCap: 8 * 1024 * 1024,
-    keepaliveMs: 30_000,
-    compactAfterUpdates: 500,
-    compactIdleMs: 10_000,
-    shutdownTimeoutMs: 5_000,
-    allowedOrigins: [],
-    preauth: { maxFrames: 64, maxBytes: 2 * 1024 * 1024, timeoutMs: 10_000 },
-    onRefusedWrite: (conn, reason, count) => audit.record({ actorId: conn.userId, action: 'write.refused', docId: conn.docId, detail: { reason, count } }),
+    ...testServerDefaults(audit),
     ...overrides,
   });
   const port = await server.listen(0, '127.0.0.1');

@@ -24,7 +24,7 @@ import { createPostgresDocStoreOnPool } from '../../collab-server/persistence/po
 import { createRedisBus, type ClusterBus } from '../../collab-server/cluster/redis-bus';
 import { createDocSync } from '../../collab-server/cluster/doc-sync';
 import { createCollabServer, type CollabServerOptions } from '../../collab-server/server';
-import { LogSink, type InProcessServer } from './fixture';
+import { LogSink, testServerDefaults, type InProcessServer } from './fixture';
 
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -149,15 +149,7 @@ export async function startPgInstance(
     auth: createTokenAuthenticator(pub, acl),
     metrics,
     log,
-    maxMessageBytes: 1024 * 1024,
-    sendBufferCap: 8 * 1024 * 1024,
-    keepaliveMs: 30_000,
-    compactAfterUpdates: 500,
-    compactIdleMs: 10_000,
-    shutdownTimeoutMs: 5_000,
-    allowedOrigins: [],
-    preauth: { maxFrames: 64, maxBytes: 2 * 1024 * 1024, timeoutMs: 10_000 },
-    onRefusedWrite: (conn, reason, count) => audit.record({ actorId: conn.userId, action: 'write.refused', docId: conn.docId, detail: { reason, count } }),
+    ...testServerDefaults(audit),
     ...opts.overrides,
   });
   const port = await server.listen(0, '127.0.0.1');
