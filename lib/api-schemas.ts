@@ -71,6 +71,8 @@ export const DocListQuerySchema = z.object({
   q: z.string().trim().max(200, 'must be at most 200 characters').optional(),
   /** Instance admins only: every document on the instance. */
   all: z.enum(['1', 'true']).optional(),
+  /** edited: newest edit first (default); title: A–Z; created: newest first. */
+  sort: z.enum(['edited', 'title', 'created']).optional(),
 });
 
 export const AuditQuerySchema = z.object({

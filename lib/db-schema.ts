@@ -6,11 +6,14 @@
  * Ownership (who writes what; the other side only reads, never writes):
  * - the app: users, sessions, email_verifications, app_settings, docs, grants, invitations,
  *   doc_images (images pasted or dropped into a document; they go with the docs row),
+ *   doc_visits (who opened a document through general access, so it stays in their list),
  *   acl_changes (the access-change feed), audit (collab-server
  *   also appends `write.refused` rows through its AuditSink);
  * - collab-server: doc_updates (the update log), doc_snapshots, doc_heads (per-document log head and
  *   last edit time: the app's document list reads last_edit_at from here), doc_client_ids (who wrote
- *   under which Yjs client id), collab_cursors (e.g. how far deleted documents have been purged).
+ *   under which Yjs client id), collab_cursors (e.g. how far deleted documents have been purged),
+ *   doc_text (a plain-text extract of each document, rewritten when its log is compacted: the app's
+ *   list searches content here with LIKE/ILIKE and never reads the update log or snapshots).
  * A deleted document reaches collab-server through the feed (acl_changes.deleted = 1), which purges
  * its content; the app never deletes collab-server's rows.
  * - doc_versions (version history, through lib/version-store.ts) has two writers by row and column:
@@ -110,6 +113,15 @@ CREATE TABLE IF NOT EXISTS doc_images (
   created_at INTEGER NOT NULL,
   UNIQUE (doc_id, sha256)
 );
+-- Documents a user opened through general access (no grant): written when the app mints a collab
+-- token for them, so the document stays in their list while general access still lets them read it.
+CREATE TABLE IF NOT EXISTS doc_visits (
+  doc_id TEXT NOT NULL REFERENCES docs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (doc_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS doc_visits_user ON doc_visits(user_id);
 -- Every access change appends here; collab-server tails it (by seq) to re-check open connections.
 -- deleted = 1: the document was deleted (collab-server closes its sockets and purges its content).
 CREATE TABLE IF NOT EXISTS acl_changes (
@@ -149,6 +161,12 @@ CREATE TABLE IF NOT EXISTS doc_heads (
   doc_id TEXT PRIMARY KEY,
   last_seq INTEGER NOT NULL,
   last_edit_at INTEGER NOT NULL
+);
+-- Plain text of each document as of its last compaction, for the list's content search.
+CREATE TABLE IF NOT EXISTS doc_text (
+  doc_id TEXT PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
 );
 -- Who first wrote under each Yjs client id of a document (client-id ownership outlives the socket).
 CREATE TABLE IF NOT EXISTS doc_client_ids (
@@ -297,6 +315,13 @@ CREATE TABLE IF NOT EXISTS ${s}.doc_images (
   created_at BIGINT NOT NULL,
   UNIQUE (doc_id, sha256)
 );
+CREATE TABLE IF NOT EXISTS ${s}.doc_visits (
+  doc_id TEXT NOT NULL REFERENCES ${s}.docs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES ${s}.users(id) ON DELETE CASCADE,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (doc_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS doc_visits_user ON ${s}.doc_visits(user_id);
 CREATE TABLE IF NOT EXISTS ${s}.acl_changes (
   seq BIGSERIAL PRIMARY KEY,
   doc_id TEXT NOT NULL,
@@ -330,6 +355,11 @@ CREATE TABLE IF NOT EXISTS ${s}.doc_heads (
   doc_id TEXT PRIMARY KEY,
   last_seq BIGINT NOT NULL,
   last_edit_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.doc_text (
+  doc_id TEXT PRIMARY KEY,
+  text TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ${s}.doc_client_ids (
   doc_id TEXT NOT NULL,

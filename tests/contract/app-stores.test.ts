@@ -326,6 +326,48 @@ describe.each(engines)('app stores contract: %s', (engine, makeEngine) => {
       expect(l[1]!.lastEditAt).toBeNull();
       expect((await s.docs.load(old.id))!.row.last_edit_at).toBe(future);
     });
+
+    it('a document opened through general access stays in the visitor\'s list while general access lets them read it', async () => {
+      const a = await user();
+      const b = await user();
+      const open = await s.docs.create(b.id, 'Open to all');
+      await s.access.setGeneral(b.id, open.id, 'viewer');
+      const p = { userId: a.id, isAdmin: false };
+      expect((await s.docs.list(p, {})).map((d) => d.id)).toEqual([]);
+      await s.docs.recordVisit(open.id, a.id);
+      await s.docs.recordVisit(open.id, a.id); // a second visit just moves the time
+      expect((await s.docs.list(p, {})).map((d) => [d.id, d.role])).toEqual([[open.id, 'viewer']]);
+      await s.access.setGeneral(b.id, open.id, 'editor');
+      expect((await s.docs.list(p, {})).map((d) => d.role)).toEqual(['editor']);
+      // Restricted again: the visit no longer lists it.
+      await s.access.setGeneral(b.id, open.id, null);
+      expect(await s.docs.list(p, {})).toEqual([]);
+    });
+
+    it('sorts by last edit, title (case-insensitive) or creation; q matches content from doc_text as well as titles', async () => {
+      const a = await user();
+      const p = { userId: a.id, isAdmin: false };
+      const t0 = Date.now();
+      const beta = await s.docs.create(a.id, 'beta');
+      const alpha = await s.docs.create(a.id, 'Alpha');
+      const gamma = await s.docs.create(a.id, 'Gamma');
+      // Distinct creation times, and an edit that puts beta first (as collab-server writes them).
+      await env.raw.run('UPDATE docs SET created_at = ?, updated_at = ? WHERE id = ?', t0 - 3000, t0 - 3000, beta.id);
+      await env.raw.run('UPDATE docs SET created_at = ?, updated_at = ? WHERE id = ?', t0 - 2000, t0 - 2000, alpha.id);
+      await env.raw.run('UPDATE docs SET created_at = ?, updated_at = ? WHERE id = ?', t0 - 1000, t0 - 1000, gamma.id);
+      await env.raw.run('INSERT INTO doc_heads (doc_id, last_seq, last_edit_at) VALUES (?, ?, ?)', beta.id, 3, t0);
+      const ids = async (o: { q?: string; sort?: 'edited' | 'title' | 'created' }) => (await s.docs.list(p, o)).map((d) => d.title);
+      expect(await ids({})).toEqual(['beta', 'Gamma', 'Alpha']);
+      expect(await ids({ sort: 'edited' })).toEqual(['beta', 'Gamma', 'Alpha']);
+      expect(await ids({ sort: 'title' })).toEqual(['Alpha', 'beta', 'Gamma']);
+      expect(await ids({ sort: 'created' })).toEqual(['Gamma', 'Alpha', 'beta']);
+      // collab-server's plain-text extract (the app only reads doc_text).
+      await env.raw.run('INSERT INTO doc_text (doc_id, text, updated_at) VALUES (?, ?, ?)', gamma.id, 'Quarterly REVENUE 50% up\nnext line', t0);
+      expect(await ids({ q: 'revenue' })).toEqual(['Gamma']);
+      expect(await ids({ q: '50%' })).toEqual(['Gamma']);
+      expect(await ids({ q: 'alp', sort: 'title' })).toEqual(['Alpha']);
+      expect(await ids({ q: 'nowhere' })).toEqual([]);
+    });
   });
 
   describe('access changes', () => {

@@ -91,6 +91,40 @@ describe('documents', () => {
     expect(r.body.doc.role).toBe('viewer');
   });
 
+  it('a document opened through general access (a collab token minted) appears in the visitor\'s list until access is restricted again', async () => {
+    const a = await signUp('Gwen');
+    const b = await signUp('Gus');
+    const c = await signUp('Gil');
+    const d = await create(a.token, 'Open handbook');
+    const closed = await create(a.token, 'Closed handbook');
+    expect((await call(general.PUT, { method: 'PUT', token: a.token, params: { id: d.id }, body: { role: 'editor' } })).status).toBe(200);
+    expect((await call(token.POST, { method: 'POST', token: b.token, params: { id: d.id } })).status).toBe(200);
+    // A refused token records nothing.
+    expectError(await call(token.POST, { method: 'POST', token: b.token, params: { id: closed.id } }), 403);
+    expect((await list(b.token)).map((x) => [x.id, x.role])).toEqual([[d.id, 'editor']]);
+    expect((await list(b.token, 'handbook')).map((x) => x.id)).toEqual([d.id]);
+    expect((await list(c.token)).map((x) => x.id)).not.toContain(d.id);
+    // The owner's own token is not a visit (their list is unchanged: owned documents only).
+    expect((await call(token.POST, { method: 'POST', token: a.token, params: { id: d.id } })).status).toBe(200);
+    expect(db.prepare('SELECT user_id FROM doc_visits WHERE doc_id = ?').all(d.id)).toEqual([{ user_id: b.user.id }]);
+    expect((await call(general.PUT, { method: 'PUT', token: a.token, params: { id: d.id }, body: { role: null } })).status).toBe(200);
+    expect((await list(b.token)).map((x) => x.id)).not.toContain(d.id);
+  });
+
+  it('?sort= orders by title or creation (last edit by default); an unknown sort is a 400 naming the field', async () => {
+    const a = await signUp('Sol');
+    const z = await create(a.token, 'zebra notes');
+    const m = await create(a.token, 'Mango notes');
+    const titles = async (sort: string) => {
+      const r = await call(docs.GET, { token: a.token, path: `/api/docs?sort=${sort}` });
+      expect(r.status).toBe(200);
+      return (r.body.docs as { id: string }[]).map((x) => x.id);
+    };
+    expect(await titles('title')).toEqual([m.id, z.id]);
+    expect(db.prepare('SELECT id FROM docs WHERE owner_id = ? ORDER BY created_at DESC, id').all(a.user.id).map((r: any) => r.id)).toEqual(await titles('created'));
+    expectError(await call(docs.GET, { token: a.token, path: '/api/docs?sort=size' }), 400, 'sort');
+  });
+
   it('instance admins may list every document with ?all=1; others get 403', async () => {
     const a = await signUp('Hal');
     const d = await create(a.token, 'Hal private');

@@ -49,11 +49,17 @@ export interface DocStore {
   /** Rename; undefined if the document no longer exists. */
   rename(id: string, title: string): Promise<DocRow | undefined>;
   /**
-   * Documents the principal owns or holds a grant on (every document with `all`, for admins),
-   * newest edit first (at most LIST_LIMIT), each with the principal's effective role.
+   * Documents the principal owns, holds a grant on, or opened through general access that still
+   * lets them read (every document with `all`, for admins), in `sort` order (newest edit first by
+   * default; at most LIST_LIMIT), each with the principal's effective role. `q` matches the title
+   * or the text collab-server extracted (doc_text).
    */
-  list(p: Principal, opts: { q?: string; all?: boolean }): Promise<DocView[]>;
+  list(p: Principal, opts: { q?: string; all?: boolean; sort?: DocSort }): Promise<DocView[]>;
+  /** Remember that a user without a grant opened the document (general access), for their list. */
+  recordVisit(docId: string, userId: string): Promise<void>;
 }
+
+export type DocSort = 'edited' | 'title' | 'created';
 
 /** The list is a page, not an export: its cap is documented in the README. */
 export const LIST_LIMIT = 500;
@@ -88,20 +94,32 @@ const loaded = (row: DocRow, grants: { user_id: string; role: GrantRole }[]): Lo
 
 export function createSqliteDocStore(db: Db): DocStore {
   const from = 'FROM docs d JOIN users u ON u.id = d.owner_id LEFT JOIN doc_heads h ON h.doc_id = d.id';
+  const order: Record<DocSort, string> = {
+    edited: 'COALESCE(h.last_edit_at, d.updated_at) DESC, d.id',
+    title: 'd.title COLLATE NOCASE, d.id',
+    created: 'd.created_at DESC, d.id',
+  };
   const selDoc = db.prepare<[string], DocRow>(`SELECT ${COLUMNS} ${from} WHERE d.id = ?`);
   const selGrants = db.prepare<[string], { user_id: string; role: GrantRole }>('SELECT user_id, role FROM grants WHERE doc_id = ?');
   const insert = db.prepare<[string, string, string, number, number]>(
     'INSERT INTO docs (id, title, owner_id, general_access, acl_version, created_at, updated_at) VALUES (?, ?, ?, NULL, 1, ?, ?)',
   );
   const rename = db.prepare<[string, number, string]>('UPDATE docs SET title = ?, updated_at = ? WHERE id = ?');
-  // LIKE is case-insensitive for ASCII in SQLite.
-  const list = db.prepare<{ me: string; all: number; q: string | null }, ListRow>(
-    `SELECT ${COLUMNS}, g.role AS my_grant ${from}
-       LEFT JOIN grants g ON g.doc_id = d.id AND g.user_id = @me
-      WHERE (d.owner_id = @me OR g.user_id IS NOT NULL OR @all = 1)
-        AND (@q IS NULL OR d.title LIKE @q ESCAPE '\\')
-      ORDER BY COALESCE(h.last_edit_at, d.updated_at) DESC, d.id
-      LIMIT ${LIST_LIMIT}`,
+  // LIKE is case-insensitive for ASCII in SQLite. A visit counts only while general access is on.
+  const listSql = (sort: DocSort) =>
+    db.prepare<{ me: string; all: number; q: string | null }, ListRow>(
+      `SELECT ${COLUMNS}, g.role AS my_grant ${from}
+         LEFT JOIN grants g ON g.doc_id = d.id AND g.user_id = @me
+         LEFT JOIN doc_visits v ON v.doc_id = d.id AND v.user_id = @me
+         LEFT JOIN doc_text t ON t.doc_id = d.id
+        WHERE (d.owner_id = @me OR g.user_id IS NOT NULL OR (v.user_id IS NOT NULL AND d.general_access IS NOT NULL) OR @all = 1)
+          AND (@q IS NULL OR d.title LIKE @q ESCAPE '\\' OR t.text LIKE @q ESCAPE '\\')
+        ORDER BY ${order[sort]}
+        LIMIT ${LIST_LIMIT}`,
+    );
+  const lists = { edited: listSql('edited'), title: listSql('title'), created: listSql('created') };
+  const visit = db.prepare<[string, string, number]>(
+    'INSERT INTO doc_visits (doc_id, user_id, at) VALUES (?, ?, ?) ON CONFLICT (doc_id, user_id) DO UPDATE SET at = excluded.at',
   );
   // One read transaction, so the row and its grants are one version of the ACL.
   const loadTx = db.transaction((id: string) => {
@@ -123,7 +141,10 @@ export function createSqliteDocStore(db: Db): DocStore {
       return selDoc.get(id);
     },
     async list(p, opts) {
-      return listView(p, list.all({ me: p.userId, all: opts.all ? 1 : 0, q: opts.q ? likePattern(opts.q) : null }));
+      return listView(p, lists[opts.sort ?? 'edited'].all({ me: p.userId, all: opts.all ? 1 : 0, q: opts.q ? likePattern(opts.q) : null }));
+    },
+    async recordVisit(docId, userId) {
+      visit.run(docId, userId, Date.now());
     },
   };
 }
@@ -132,6 +153,12 @@ export function createPgDocStore(pg: PgDb): DocStore {
   const s = pg.s;
   const from = `FROM ${s}.docs d JOIN ${s}.users u ON u.id = d.owner_id LEFT JOIN ${s}.doc_heads h ON h.doc_id = d.id`;
   const selDoc = `SELECT ${COLUMNS} ${from} WHERE d.id = $1`;
+  // COLLATE "C": the same byte order as SQLite, whatever the database's locale.
+  const order: Record<DocSort, string> = {
+    edited: 'COALESCE(h.last_edit_at, d.updated_at) DESC, d.id COLLATE "C"',
+    title: 'lower(d.title) COLLATE "C", d.id COLLATE "C"',
+    created: 'd.created_at DESC, d.id COLLATE "C"',
+  };
   return {
     async create(ownerId, title) {
       const id = newId();
@@ -165,13 +192,21 @@ export function createPgDocStore(pg: PgDb): DocStore {
       const r = await pg.query<ListRow>(
         `SELECT ${COLUMNS}, g.role AS my_grant ${from}
            LEFT JOIN ${s}.grants g ON g.doc_id = d.id AND g.user_id = $1
-          WHERE (d.owner_id = $1 OR g.user_id IS NOT NULL OR $2::boolean)
-            AND ($3::text IS NULL OR d.title ILIKE $3 ESCAPE '\\')
-          ORDER BY COALESCE(h.last_edit_at, d.updated_at) DESC, d.id COLLATE "C"
+           LEFT JOIN ${s}.doc_visits v ON v.doc_id = d.id AND v.user_id = $1
+           LEFT JOIN ${s}.doc_text t ON t.doc_id = d.id
+          WHERE (d.owner_id = $1 OR g.user_id IS NOT NULL OR (v.user_id IS NOT NULL AND d.general_access IS NOT NULL) OR $2::boolean)
+            AND ($3::text IS NULL OR d.title ILIKE $3 ESCAPE '\\' OR t.text ILIKE $3 ESCAPE '\\')
+          ORDER BY ${order[opts.sort ?? 'edited']}
           LIMIT ${LIST_LIMIT}`,
         [p.userId, Boolean(opts.all), opts.q ? likePattern(opts.q) : null],
       );
       return listView(p, r.rows);
+    },
+    async recordVisit(docId, userId) {
+      await pg.query(
+        `INSERT INTO ${s}.doc_visits (doc_id, user_id, at) VALUES ($1, $2, $3) ON CONFLICT (doc_id, user_id) DO UPDATE SET at = EXCLUDED.at`,
+        [docId, userId, Date.now()],
+      );
     },
   };
 }

@@ -1,4 +1,5 @@
-// GET /api/docs[?q=&all=1] → {docs}: mine and shared with me, with my role and last edit.
+// GET /api/docs[?q=&all=1&sort=edited|title|created] → {docs}: mine, shared with me and opened
+// through general access, with my role and last edit; q searches titles and content.
 // POST /api/docs {title} → 201 {doc}.
 import { CreateDocBodySchema, DocListQuerySchema } from '@/lib/api-schemas';
 import { TandemError } from '@/lib/errors';
@@ -11,7 +12,7 @@ export const GET = route(async (req) => {
   const me = await requireCaller(req, app);
   const query = readQuery(req, DocListQuerySchema);
   if (query.all && !me.principal.isAdmin) throw new TandemError('forbidden', 'only instance admins can list every document');
-  return json({ docs: await app.docs.list(me.principal, { q: query.q, all: Boolean(query.all) }) });
+  return json({ docs: await app.docs.list(me.principal, { q: query.q, all: Boolean(query.all), sort: query.sort }) });
 });
 
 export const POST = route(async (req) => {

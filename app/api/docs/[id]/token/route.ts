@@ -32,6 +32,8 @@ export const POST = route<{ id: string }>(async (req, ctx) => {
   // Viewers get a token too: collab-server checks every write, so a viewer's socket is read-only.
   const d = decide(me.principal, doc.acl, 'read');
   allowOrThrow(d);
+  // Opened through general access: remember it, so the document stays in this user's list.
+  if (doc.acl.ownerId !== me.user.id && !doc.acl.grants.has(me.user.id) && doc.acl.generalAccess) await app.docs.recordVisit(id, me.user.id);
   const keys = await app.keys();
   const t = await signCollabToken(keys.privateKey, { sub: me.user.id, name: me.user.name, doc: id }, { ttlSeconds: app.config.COLLAB_TOKEN_TTL_SECONDS, kid: keys.kid });
   const res: TokenResponse = { token: t.token, url: collabUrl(req, app), expiresAt: t.expiresAt, role: d.role };
