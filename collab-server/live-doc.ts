@@ -24,6 +24,7 @@ import type { Logger } from '../observability/logger';
 import { Attr, EXEMPLAR_TRACE_ID, SpanName } from '../observability/attributes';
 import { endTraces, traceBatch } from './batch-tracing';
 import type { DocStore, LogRange } from './persistence/doc-store';
+import { CONTENT_FIELD, fragmentText } from '../lib/versions';
 import type { BusMessage, OutgoingMessage } from './cluster/redis-bus';
 import type { Connection } from './connection';
 import { Outgoing } from './chunks';
@@ -751,7 +752,7 @@ export class LiveDoc {
     const upto = this.appliedSeq;
     try {
       // false: another instance holds this document's compaction lease; it folds the same log.
-      await this.deps.store.compact(this.id, snapshot, upto);
+      await this.deps.store.compact(this.id, snapshot, upto, docSearchText(this.doc));
       this.sinceCompact = 0;
       this.deps.metrics.compaction.observe((performance.now() - t0) / 1000);
       span?.setAttribute(Attr.SNAPSHOT_BYTES, snapshot.byteLength);
@@ -803,4 +804,15 @@ export class LiveDoc {
   static heartbeat(conn: Connection): void {
     conn.send(EMPTY_AWARENESS_FRAME, 'heartbeat');
   }
+}
+
+/**
+ * Search covers this many characters of a document's text: enough for any written document, while
+ * a pasted multi-megabyte dump does not make every list search scan megabytes of it.
+ */
+export const SEARCH_TEXT_MAX_CHARS = 200_000;
+
+/** The plain text the app's list searches (doc_text), one line per block, capped. */
+export function docSearchText(doc: Y.Doc): string {
+  return fragmentText(doc.getXmlFragment(CONTENT_FIELD)).slice(0, SEARCH_TEXT_MAX_CHARS);
 }

@@ -36,9 +36,10 @@ export interface DocStore {
   /**
    * Replace the snapshot with `snapshot` (covering seq ≤ uptoSeq) and drop those updates, never
    * moving the snapshot backwards. One writer per document: false when another compactor holds
-   * the document's lease (nothing changed).
+   * the document's lease (nothing changed). `text`, when given, replaces the document's plain-text
+   * extract in doc_text (what the app's list searches) in the same transaction.
    */
-  compact(docId: string, snapshot: Uint8Array, uptoSeq: number): Promise<boolean>;
+  compact(docId: string, snapshot: Uint8Array, uptoSeq: number, text?: string): Promise<boolean>;
   /** Remove everything stored for a deleted document (idempotent). */
   delete(docId: string): Promise<void>;
   /** A named, monotonic position kept by collab-server (e.g. how far deletions were purged). */

@@ -100,7 +100,7 @@ export function createPostgresDocStoreOnPool(pool: pg.Pool, schemaName: string, 
       const r = await pool.query<{ doc_id: string; last_seq: number }>(`SELECT doc_id, last_seq FROM ${s}.doc_heads WHERE doc_id = ANY($1::text[])`, [docIds]);
       return new Map(r.rows.map((x) => [x.doc_id, x.last_seq]));
     },
-    async compact(docId, snapshot, uptoSeq) {
+    async compact(docId, snapshot, uptoSeq, text) {
       const c = await pool.connect();
       try {
         await c.query('BEGIN');
@@ -119,6 +119,13 @@ export function createPostgresDocStoreOnPool(pool: pg.Pool, schemaName: string, 
         );
         // Safe even when a newer snapshot won: it covers at least as much.
         await c.query(`DELETE FROM ${s}.doc_updates WHERE doc_id = $1 AND seq <= $2`, [docId, uptoSeq]);
+        if (text !== undefined) {
+          await c.query(
+            `INSERT INTO ${s}.doc_text (doc_id, text, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (doc_id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`,
+            [docId, text, Date.now()],
+          );
+        }
         await c.query('COMMIT');
         return true;
       } catch (err) {
@@ -129,10 +136,11 @@ export function createPostgresDocStoreOnPool(pool: pg.Pool, schemaName: string, 
       }
     },
     async delete(docId) {
-      // One statement: all five tables (versions too) or none.
+      // One statement: all six tables (versions and the text extract too) or none.
       await pool.query(
         `WITH a AS (DELETE FROM ${s}.doc_updates WHERE doc_id = $1), b AS (DELETE FROM ${s}.doc_snapshots WHERE doc_id = $1),
-              c AS (DELETE FROM ${s}.doc_client_ids WHERE doc_id = $1), v AS (DELETE FROM ${s}.doc_versions WHERE doc_id = $1)
+              c AS (DELETE FROM ${s}.doc_client_ids WHERE doc_id = $1), v AS (DELETE FROM ${s}.doc_versions WHERE doc_id = $1),
+              t AS (DELETE FROM ${s}.doc_text WHERE doc_id = $1)
          DELETE FROM ${s}.doc_heads WHERE doc_id = $1`,
         [docId],
       );

@@ -47,7 +47,7 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
   );
   const delUpdates = db.prepare<[string, number]>('DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?');
   const deleteTx = db.transaction((docId: string) => {
-    for (const t of ['doc_updates', 'doc_snapshots', 'doc_heads', 'doc_client_ids', 'doc_versions']) db.prepare(`DELETE FROM ${t} WHERE doc_id = ?`).run(docId);
+    for (const t of ['doc_updates', 'doc_snapshots', 'doc_heads', 'doc_client_ids', 'doc_versions', 'doc_text']) db.prepare(`DELETE FROM ${t} WHERE doc_id = ?`).run(docId);
   });
   const selCursor = db.prepare<[string], { value: number }>('SELECT value FROM collab_cursors WHERE name = ?');
   const upsertCursor = db.prepare<[string, number]>(
@@ -97,9 +97,13 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
     }
     q.forEach((e, i) => e.resolve(firsts[i]!));
   };
-  const compactTx = db.transaction((docId: string, snapshot: Uint8Array, uptoSeq: number) => {
+  const upsertText = db.prepare<[string, string, number]>(
+    'INSERT INTO doc_text (doc_id, text, updated_at) VALUES (?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at',
+  );
+  const compactTx = db.transaction((docId: string, snapshot: Uint8Array, uptoSeq: number, text: string | undefined) => {
     upsertSnapshot.run(docId, uptoSeq, snapshot, Date.now());
     delUpdates.run(docId, uptoSeq);
+    if (text !== undefined) upsertText.run(docId, text, Date.now());
   });
   const loadTx = db.transaction((docId: string): StoredDoc => {
     const snap = selSnapshot.get(docId);
@@ -144,9 +148,9 @@ export function createSqliteDocStore(db: SqliteDb): DocStore {
       }
       return out;
     },
-    async compact(docId, snapshot, uptoSeq) {
+    async compact(docId, snapshot, uptoSeq, text) {
       // One process writes a SQLite database's log, and LiveDoc runs its compactions one at a time.
-      compactTx(docId, snapshot, uptoSeq);
+      compactTx(docId, snapshot, uptoSeq, text);
       return true;
     },
     async delete(docId) {

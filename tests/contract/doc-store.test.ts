@@ -13,7 +13,8 @@ const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5
 // Each run gets its own schema so concurrent runs cannot collide.
 const pgSchema = `t_${process.pid}_${Date.now().toString(36)}`;
 
-const adapters: [string, () => Promise<{ store: DocStore; reopen: () => Promise<DocStore>; done: () => Promise<void> }>][] = [
+// text(docId): the doc_text row as the app reads it (collab-server writes it at compaction).
+const adapters: [string, () => Promise<{ store: DocStore; reopen: () => Promise<DocStore>; text: (docId: string) => Promise<string | undefined>; done: () => Promise<void> }>][] = [
   [
     'sqlite',
     async () => {
@@ -27,6 +28,7 @@ const adapters: [string, () => Promise<{ store: DocStore; reopen: () => Promise<
           dbs.push(db);
           return createSqliteDocStore(db);
         },
+        text: async (docId) => (dbs[0]!.prepare('SELECT text FROM doc_text WHERE doc_id = ?').get(docId) as { text: string } | undefined)?.text,
         done: async () => {
           dbs.forEach((d) => d.close());
           rmSync(dir, { recursive: true, force: true });
@@ -46,6 +48,15 @@ const adapters: [string, () => Promise<{ store: DocStore; reopen: () => Promise<
       return {
         store: await open(),
         reopen: open,
+        text: async (docId) => {
+          const c = new pg.Client({ connectionString: PG_URL });
+          await c.connect();
+          try {
+            return (await c.query<{ text: string }>(`SELECT text FROM "${pgSchema}".doc_text WHERE doc_id = $1`, [docId])).rows[0]?.text;
+          } finally {
+            await c.end();
+          }
+        },
         done: async () => {
           for (const s of stores) await s.close();
           const c = new pg.Client({ connectionString: PG_URL });
@@ -194,6 +205,18 @@ describe.each(adapters)('DocStore contract: %s', (_name, make) => {
     expect(await ctx.store.heads(['gone'])).toEqual(new Map());
     expect(materialize(await ctx.store.load('b'))).toBe('b0 b1 ');
     await expect(ctx.store.delete('gone')).resolves.toBeUndefined();
+  });
+
+  it('compaction with a text extract writes doc_text in the same step (replacing the last one); without one leaves it; delete removes it', async () => {
+    await ctx.store.append('texty', edits(3, 't'));
+    await ctx.store.compact('texty', Y.encodeStateAsUpdate(new Y.Doc()), 1, 'first words');
+    expect(await ctx.text('texty')).toBe('first words');
+    await ctx.store.compact('texty', Y.encodeStateAsUpdate(new Y.Doc()), 2, 'second words\nline two');
+    expect(await ctx.text('texty')).toBe('second words\nline two');
+    await ctx.store.compact('texty', Y.encodeStateAsUpdate(new Y.Doc()), 3);
+    expect(await ctx.text('texty')).toBe('second words\nline two');
+    await ctx.store.delete('texty');
+    expect(await ctx.text('texty')).toBeUndefined();
   });
 
   it('cursors start at 0 and only move forward', async () => {
