@@ -1,5 +1,5 @@
 'use client';
-/** The document list: mine and shared with me, search by title, create, rename, delete. */
+/** The document list: mine and shared with me, search by title and content, sort, create, rename, delete. */
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
@@ -12,6 +12,16 @@ import { cacheForOffline } from './editor/offline';
 const LIST_REFRESH_MS = 5000;
 
 type Tab = 'all' | 'mine' | 'shared';
+type Sort = 'edited' | 'title' | 'created';
+
+/** The list's URL: the default sort is left out, so the offline copy is the plain list's. */
+const listUrl = (query: string, sort: Sort) => {
+  const p = new URLSearchParams();
+  if (query) p.set('q', query);
+  if (sort !== 'edited') p.set('sort', sort);
+  const s = p.toString();
+  return `/api/docs${s ? `?${s}` : ''}`;
+};
 
 export function DocList({ me }: { me: Me }) {
   const router = useRouter();
@@ -23,6 +33,7 @@ export function DocList({ me }: { me: Me }) {
   const [offline, setOffline] = useState(false);
   const [q, setQ] = useState('');
   const [tab, setTab] = useState<Tab>('all');
+  const [sort, setSort] = useState<Sort>('edited');
   const [creating, setCreating] = useState(false);
   const [renaming, setRenaming] = useState<DocSummary | null>(null);
   const [deleting, setDeleting] = useState<DocSummary | null>(null);
@@ -31,10 +42,10 @@ export function DocList({ me }: { me: Me }) {
 
   const load = useCallback(async (query: string, signal?: AbortSignal) => {
     try {
-      const body = await api<unknown>(`/api/docs${query ? `?q=${encodeURIComponent(query)}` : ''}`, { signal });
+      const body = await api<unknown>(listUrl(query, sort), { signal });
       const list = toDocs(body);
       setDocs(list);
-      if (!query) rememberList(me.id, list);
+      if (!query && sort === 'edited') rememberList(me.id, list);
       setNow(Date.now());
       setError(null);
       setOffline(false);
@@ -53,7 +64,7 @@ export function DocList({ me }: { me: Me }) {
       }
       setError(err instanceof ApiError ? err.message : 'Could not load your documents.');
     }
-  }, [me.id]);
+  }, [me.id, sort]);
 
   // The list opens offline too (service worker + the copies kept on this device).
   useEffect(() => {
@@ -150,12 +161,17 @@ export function DocList({ me }: { me: Me }) {
         <input
           className="input search"
           type="search"
-          placeholder="Search by title"
-          aria-label="Search by title"
+          placeholder="Search titles and text"
+          aria-label="Search titles and text"
           value={q}
           onChange={(e) => setQ(e.target.value)}
           data-testid="doc-search"
         />
+        <select className="input" aria-label="Sort by" value={sort} onChange={(e) => setSort(e.target.value as Sort)} data-testid="doc-sort" style={{ width: 'auto' }}>
+          <option value="edited">Last edited</option>
+          <option value="title">Title</option>
+          <option value="created">Date created</option>
+        </select>
       </div>
       {offline && !expired && (
         <div className="banner banner-info" role="status" style={{ marginBottom: 14 }} data-testid="list-offline">
