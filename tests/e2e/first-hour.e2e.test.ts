@@ -306,6 +306,61 @@ describe('links, tables, dialogs, phone', () => {
     expect(check).toEqual({ scrolls: false, page: false, outside: [], count: expect.any(Number) });
     expect(check.count).toBeGreaterThanOrEqual(17);
   });
+
+  test('on a 390×844 phone the editor header is two tidy rows and the share dialog shows its placeholder and options whole', async () => {
+    const phone = await newUser(stack, 'Phil', { width: 390, height: 844 });
+    await phone.context.request.post('/api/auth/login', { data: { email: writer.email, password: writer.password } });
+    const p = { ...writer, page: phone.page, context: phone.context, console: phone.console };
+    users.push({ ...p });
+    await openDoc(p, id, phone.page);
+    const page = phone.page;
+    // Row 1: logo, title, History, Share; row 2: status (and presence). Nothing outside the screen.
+    const head = await page.locator('header.editor-top').evaluate((h) => {
+      const top = (sel: string) => Math.round(h.querySelector(sel)!.getBoundingClientRect().top);
+      const all = Array.from(h.children).filter((c) => !c.classList.contains('skip-link'));
+      return {
+        outside: all.filter((c) => { const r = c.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth + 0.5; }).map((c) => c.className),
+        titleWidth: h.querySelector('.title-input')!.getBoundingClientRect().width,
+        sameRow: [top('.brand'), top('[data-testid=history-button]'), top('[data-testid=share-button]')].every((t, _, a) => Math.abs(t - a[0]!) < 12),
+        statusBelow: top('[data-testid=conn-status]') > top('.title-input') + 10,
+        height: h.getBoundingClientRect().height,
+      };
+    });
+    expect(head.outside).toEqual([]);
+    expect(head.sameRow).toBe(true);
+    expect(head.statusBelow).toBe(true);
+    expect(head.titleWidth).toBeGreaterThan(120);
+    expect(head.height).toBeLessThan(110);
+
+    await page.getByTestId('share-button').click();
+    const dialog = page.getByTestId('share-dialog');
+    await dialog.waitFor();
+    await page.getByTestId('share-general').waitFor();
+    const fit = await dialog.evaluate((d) => {
+      const email = d.querySelector<HTMLInputElement>('[data-testid=share-email]')!;
+      // The placeholder's own width, measured in the field's font.
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      const cs = getComputedStyle(email);
+      ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const pad = parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight);
+      const general = d.querySelector<HTMLSelectElement>('[data-testid=share-general]')!;
+      const gs = getComputedStyle(general);
+      ctx.font = `${gs.fontWeight} ${gs.fontSize} ${gs.fontFamily}`;
+      const longest = Math.max(...Array.from(general.options).map((o) => ctx.measureText(o.text).width));
+      const dr = d.getBoundingClientRect();
+      return {
+        placeholderFits: email.clientWidth - pad >= ctx.measureText(email.placeholder).width,
+        optionsFit: general.clientWidth - 36 >= longest, // 36: the select's arrow and padding
+        inScreen: dr.left >= 0 && dr.right <= window.innerWidth + 0.5,
+        clipped: Array.from(d.querySelectorAll('input, select, button'))
+          .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < dr.left - 0.5 || r.right > dr.right + 0.5); })
+          .map((e) => e.getAttribute('aria-label') ?? e.textContent),
+        sideways: d.scrollWidth > d.clientWidth + 1,
+      };
+    });
+    expect(fit).toEqual({ placeholderFits: true, optionsFit: true, inScreen: true, clipped: [], sideways: false });
+    await page.keyboard.press('Escape');
+  });
 });
 
 describe('messages that talk like a product', () => {
