@@ -500,6 +500,33 @@ describe('smaller items', () => {
     expect(await viewer.page.locator(`[data-doc-id="${id}"]`).textContent()).toContain('Shared while you look');
   });
 
+  test('a document opened through general access stays in the visitor\'s list; the list sorts by title and finds a word from the text', async () => {
+    const owner = await user('Quinn');
+    const visitor = await user('Vera');
+    const id = await newDoc(owner, 'Quokka report');
+    await owner.context.request.put(`/api/docs/${id}/access/general`, { data: { role: 'editor' } });
+    await openDoc(owner, id);
+    await typeAtEnd(owner, 'marsupial census');
+    await newDoc(visitor, 'Zebu notes');
+    await newDoc(visitor, 'aardvark notes');
+    // The visitor follows the link once, then goes back to the list.
+    await openDoc(visitor, id);
+    await visitor.page.goto('/');
+    await visitor.page.locator(`[data-doc-id="${id}"]`).waitFor({ timeout: 10_000 });
+    await visitor.page.getByTestId('doc-sort').selectOption('title');
+    const titles = async () => (await visitor.page.getByTestId('doc-row').allTextContents()).map((t) => t.match(/aardvark notes|Quokka report|Zebu notes/)?.[0]);
+    await waitFor(async () => JSON.stringify(await titles()) === JSON.stringify(['aardvark notes', 'Quokka report', 'Zebu notes']), { what: 'sorted by title' });
+    // The text is searchable once collab-server has compacted the document (COMPACT_IDLE_MS after the last edit).
+    await waitFor(
+      async () => {
+        await visitor.page.getByTestId('doc-search').fill('');
+        await visitor.page.getByTestId('doc-search').fill('marsupial');
+        return waitFor(async () => JSON.stringify(await titles()) === JSON.stringify(['Quokka report']), { timeout: 2000, what: 'found' }).then(() => true, () => false);
+      },
+      { timeout: 30_000, what: 'a word from the text finds the document' },
+    );
+  });
+
   test('offline, the document list shows the documents kept on this device, with its logo, and they open', async () => {
     const u = await user('Ollie');
     const kept = await newDoc(u, 'Kept offline');
