@@ -15,7 +15,7 @@ import { roleAtLeast, type Role } from '@/lib/acl';
 import { CloseCode } from '@/lib/close-codes';
 import { DOC_TOO_LARGE_REASON } from '@/lib/protocol';
 import { api, ApiError, type DocSummary, type Me } from '../api';
-import { userColor } from '../user-color';
+import { distinctColor, userColor } from '../user-color';
 import { FormatBar } from './FormatBar';
 import { Presence, usePresence } from './Presence';
 import { ShareDialog } from './ShareDialog';
@@ -108,6 +108,15 @@ function EditorView({ me, doc, setDoc, collab }: { me: Me; doc: DocSummary; setD
     if (!editor || editor.isDestroyed) return;
     if (editor.isEditable !== editable) editor.setEditable(editable);
   }, [editor, editable]);
+
+  // Two collaborators never share a caret colour: every client applies the same rule
+  // (user-color.ts distinctColor) whenever who is present changes.
+  useEffect(() => {
+    if (!editor || editor.isDestroyed || !client) return;
+    const want = distinctColor(me.id, presence);
+    const current = (client.provider.awareness.getLocalState()?.user as { color?: string } | undefined)?.color;
+    if (current && want !== current) editor.commands.updateUser?.({ id: me.id, name: me.name, color: want });
+  }, [editor, client, presence, me.id, me.name]);
 
   useEffect(() => {
     if (!editor) return;
