@@ -482,7 +482,8 @@ describe('smaller items', () => {
     // One Tab stop for the whole toolbar, and a skip link first.
     expect(await page.locator('.format-bar button[tabindex="0"]').count()).toBe(1);
     await page.goto(`/d/${id}`);
-    await page.locator('.tiptap').waitFor();
+    // Editable means synced with the connection up: the editor is not rebuilt (and focus lost) after.
+    await page.locator('.tiptap[contenteditable="true"]').waitFor();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to document text');
     await page.keyboard.press('Enter');
