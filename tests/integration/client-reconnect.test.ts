@@ -81,7 +81,7 @@ describe('Tandem client', () => {
     expect(spread).toBeGreaterThanOrEqual(2000);
     // Every copy has every edit.
     const expected = docs[0]!.getText('t').toString();
-    await waitFor(() => docs.every((d) => d.getText('t').toString().length === expected.length && d.getText('t').toString().split(';').length - 1 === N), { timeout: 30_000, what: 'all copies converged' });
+    await waitFor(() => docs.every((d) => d.getText('t').toString().length === expected.length && d.getText('t').toString().split(';').length - 1 === N), { timeout: 60_000, what: 'all copies converged' });
     for (const d of docs) expect(d.getText('t').toString()).toBe(docs[0]!.getText('t').toString());
   });
 
