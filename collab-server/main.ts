@@ -17,7 +17,7 @@ import { createRedisBus } from './cluster/redis-bus';
 import { createDocSync } from './cluster/doc-sync';
 import { createInstanceRegistry } from './cluster/instances';
 import { createRedisConnectionLimits } from './limits';
-import { parseTrustedProxies } from '../lib/client-address';
+import { abuseOptions } from './abuse-options';
 import { createAnonymousAuthenticator, createTokenAuthenticator, type Authenticator } from './auth';
 import { createTokenKeys, type TokenKeys } from './token-keys';
 import { createCollabServer, type CollabServer } from './server';
@@ -133,28 +133,7 @@ async function main(): Promise<void> {
     allowedOrigins: allowedOriginsFor(cfg) ?? [],
     metricsAccess: createScrapeAccess({ token: cfg.METRICS_TOKEN, allowedNetworks: cfg.METRICS_ALLOWED_NETWORKS }),
     preauth: { maxFrames: cfg.PREAUTH_MAX_FRAMES, maxBytes: cfg.PREAUTH_MAX_BYTES, timeoutMs: cfg.PREAUTH_TIMEOUT_MS },
-    limits: {
-      messagesPerSec: cfg.MESSAGE_RATE_PER_SEC,
-      messageBurst: cfg.MESSAGE_BURST,
-      connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER,
-      connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP,
-    },
-    inbound: {
-      bytesPerSec: cfg.INBOUND_BYTES_PER_SEC,
-      bytesBurst: cfg.INBOUND_BYTES_BURST,
-      userMessagesPerSec: cfg.USER_MESSAGE_RATE_PER_SEC,
-      userMessageBurst: cfg.USER_MESSAGE_BURST,
-      userBytesPerSec: cfg.USER_BYTES_PER_SEC,
-      userBytesBurst: cfg.USER_BYTES_BURST,
-      awarenessPerSec: cfg.AWARENESS_RATE_PER_SEC,
-      awarenessBurst: cfg.AWARENESS_BURST,
-      closeAfterMs: cfg.THROTTLE_CLOSE_AFTER_MS,
-      anomalyFactor: cfg.ANOMALY_FACTOR,
-      anomalyMinMessagesPerSec: cfg.ANOMALY_MIN_MESSAGES_PER_SEC,
-      anomalyMinBytesPerSec: cfg.ANOMALY_MIN_BYTES_PER_SEC,
-    },
-    maxDocsPerUser: cfg.MAX_DOCS_PER_USER,
-    trustedProxy: parseTrustedProxies(cfg.TRUSTED_PROXIES),
+    ...abuseOptions(cfg),
     shedding: { eventLoopLagMs: cfg.SHED_EVENT_LOOP_LAG_MS, memoryBudgetBytes: cfg.MEMORY_BUDGET_BYTES, recoverMs: cfg.SHED_RECOVER_MS, retryAfterSec: cfg.SHED_RETRY_AFTER_SEC },
     backgroundMissedPongs: cfg.KEEPALIVE_BACKGROUND_MISSED_PONGS,
     connectionLimits,

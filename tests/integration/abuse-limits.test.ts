@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { CloseCode } from '../../lib/close-codes';
 import { parseCollabConfig } from '../../lib/config';
-import { parseTrustedProxies } from '../../lib/client-address';
+import { abuseOptions } from '../../collab-server/abuse-options';
 import { encode } from '../../lib/protocol';
 import { createFixture, startServer, waitFor, type Fixture, type InProcessServer } from '../helpers/fixture';
 import { rawClient, type RawClient } from '../helpers/raw';
@@ -18,25 +18,7 @@ afterEach(async () => {
 /** An in-process server configured exactly as main.ts configures it from an empty environment. */
 async function defaultServer(fx: Fixture, env: Record<string, string> = {}): Promise<InProcessServer> {
   const cfg = parseCollabConfig(env);
-  return startServer(fx, {
-    limits: { messagesPerSec: cfg.MESSAGE_RATE_PER_SEC, messageBurst: cfg.MESSAGE_BURST, connectionsPerUser: cfg.MAX_CONNECTIONS_PER_USER, connectionsPerIp: cfg.MAX_CONNECTIONS_PER_IP },
-    inbound: {
-      bytesPerSec: cfg.INBOUND_BYTES_PER_SEC,
-      bytesBurst: cfg.INBOUND_BYTES_BURST,
-      userMessagesPerSec: cfg.USER_MESSAGE_RATE_PER_SEC,
-      userMessageBurst: cfg.USER_MESSAGE_BURST,
-      userBytesPerSec: cfg.USER_BYTES_PER_SEC,
-      userBytesBurst: cfg.USER_BYTES_BURST,
-      awarenessPerSec: cfg.AWARENESS_RATE_PER_SEC,
-      awarenessBurst: cfg.AWARENESS_BURST,
-      closeAfterMs: cfg.THROTTLE_CLOSE_AFTER_MS,
-      anomalyFactor: cfg.ANOMALY_FACTOR,
-      anomalyMinMessagesPerSec: cfg.ANOMALY_MIN_MESSAGES_PER_SEC,
-      anomalyMinBytesPerSec: cfg.ANOMALY_MIN_BYTES_PER_SEC,
-    },
-    maxDocsPerUser: cfg.MAX_DOCS_PER_USER,
-    trustedProxy: parseTrustedProxies(cfg.TRUSTED_PROXIES),
-  });
+  return startServer(fx, abuseOptions(cfg));
 }
 
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)]!;
